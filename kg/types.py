@@ -1,0 +1,143 @@
+"""Plain data passed between pipeline stages.
+
+Offsets are always character offsets into the *document* text (not the chunk),
+end-exclusive, so every mention and relation can be cited back to its source.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass
+class Document:
+    id: str
+    text: str
+    source: str = ""  # file path, URL or "stdin"
+    title: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
+    sha256: str = ""  # of the text; filled by kg.documents.make_document
+
+
+@dataclass
+class Chunk:
+    id: str  # f"{doc_id}:{index}"
+    doc_id: str
+    index: int
+    text: str
+    start: int  # offset of text[0] in the document
+    end: int
+    # sentence boundaries inside this chunk, as document offsets
+    sentences: list[tuple[int, int]] = field(default_factory=list)
+    embedding: list[float] | None = None
+
+
+@dataclass
+class Mention:
+    """One entity mention found by NER, before resolution."""
+
+    text: str
+    type: str  # a graph_schema entity type, e.g. "Person"
+    start: int  # document offsets
+    end: int
+    chunk_id: str = ""
+    label: str = ""  # the raw model label, e.g. spaCy's "ORG"
+    score: float = 1.0
+
+
+@dataclass
+class Relation:
+    """A typed relation between two mentions of the same chunk.
+
+    head/tail index the mention list the extractor was given for that chunk.
+    start/end: document offsets of the evidence (the sentence(s) stating it).
+    """
+
+    head: int
+    tail: int
+    type: str  # a graph_schema relation type, e.g. "WORKS_FOR"
+    confidence: float
+    start: int
+    end: int
+    model: str = ""
+
+
+@dataclass
+class Entity:
+    """A resolved graph node. Its id survives merges; aliases keep every name seen."""
+
+    id: str
+    name: str
+    type: str
+    aliases: list[str] = field(default_factory=list)
+    embedding: list[float] | None = None
+    mentions: int = 0
+
+
+@dataclass
+class MentionLink:
+    """(:Entity)-[:MENTIONED_IN {start, end, text}]->(:Chunk)"""
+
+    entity_id: str
+    chunk_id: str
+    start: int
+    end: int
+    text: str
+
+
+@dataclass
+class RelationLink:
+    """(:Entity)-[:TYPE {confidence, model, sources}]->(:Entity)"""
+
+    head_id: str
+    tail_id: str
+    type: str
+    confidence: float
+    model: str
+    sources: list[str]  # chunk ids that state it
+    evidence: list[tuple[int, int]] = field(default_factory=list)  # doc offsets per source
+
+
+@dataclass
+class GraphBatch:
+    documents: list[Document] = field(default_factory=list)
+    chunks: list[Chunk] = field(default_factory=list)
+    entities: list[Entity] = field(default_factory=list)
+    mentions: list[MentionLink] = field(default_factory=list)
+    relations: list[RelationLink] = field(default_factory=list)
+
+
+@dataclass
+class DeleteReport:
+    doc_id: str
+    found: bool
+    chunks: int = 0
+    mentions: int = 0
+    entities: int = 0
+    relations: int = 0  # relationships deleted outright
+    relations_updated: int = 0  # relationships that lost a source but survive
+
+
+@dataclass
+class Scored(Generic[T]):
+    item: T
+    score: float
+
+
+@dataclass
+class Subgraph:
+    entities: list[Entity] = field(default_factory=list)
+    relations: list[RelationLink] = field(default_factory=list)
+
+
+@dataclass
+class ExtractionResult:
+    """What `kg extract` returns for one document: mentions and relations, nothing stored."""
+
+    doc: Document
+    chunks: list[Chunk]
+    mentions: list[list[Mention]]  # per chunk
+    relations: list[list[Relation]]  # per chunk; head/tail index that chunk's mentions
