@@ -1,0 +1,215 @@
+"""The ingest pipeline: chunk -> extract entities -> extract relations -> embed -> resolve -> load.
+
+Each stage is a swappable object behind a small Protocol; Pipeline only wires them.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator, Sequence
+
+from extractors.base import EntityExtractor, RelationExtractor
+from graph_schema import Schema, load_schema
+from kg.chunking import Chunker, SentenceChunker
+from kg.config import Settings, get_settings
+from kg.documents import InputError
+from kg.embed import Embedder, get_embedder
+from kg.resolve import DocMention, EntityResolver
+from kg.stores.base import GraphStore
+from kg.types import Document, ExtractionResult, GraphBatch, MentionLink, RelationLink
+
+
+@dataclass
+class IngestReport:
+    ingested: int = 0  # new documents
+    updated: int = 0  # documents whose id existed with other content
+    unchanged: int = 0  # same id and content: skipped
+    chunks: int = 0
+    mentions: int = 0
+    entities: int = 0  # entities written (new or updated)
+    merged_into_existing: int = 0  # entity clusters that matched a stored entity
+    relations: int = 0
+    words: int = 0
+    seconds: float = 0.0
+    errors: list[InputError] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def load_relation_extractor(settings: Settings, schema: Schema) -> RelationExtractor:
+    """'auto': the shipped fine-tuned model if present, else the dependency baseline."""
+    choice = settings.relation_model
+    if choice in ("dep", "baseline", "dep-baseline"):
+        from extractors.dep_relations import DependencyRelationExtractor
+
+        return DependencyRelationExtractor(schema, settings.spacy_model)
+    from extractors import relation_model
+
+    path = relation_model.default_relation_model_path() if choice == "auto" else choice
+    if path is None:
+        from extractors.dep_relations import DependencyRelationExtractor
+
+        return DependencyRelationExtractor(schema, settings.spacy_model)
+    return relation_model.MarkerRelationExtractor.load(
+        path, device=settings.device, threshold=settings.relation_threshold
+    )
+
+
+class Pipeline:
+    def __init__(
+        self,
+        schema: Schema,
+        chunker: Chunker,
+        entities: EntityExtractor,
+        relations: RelationExtractor,
+        embedder: Embedder,
+        resolver: EntityResolver,
+        store: GraphStore | None = None,
+        batch_chars: int = 50_000,
+    ):
+        self.schema = schema
+        self.chunker = chunker
+        self.entities = entities
+        self.relations = relations
+        self.embedder = embedder
+        self.resolver = resolver
+        self.store = store
+        self.batch_chars = batch_chars
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None, store: GraphStore | None = None) -> "Pipeline":
+        from extractors.ner import SpacyEntityExtractor
+
+        s = settings or get_settings()
+        if s.torch_threads:
+            import torch
+
+            torch.set_num_threads(s.torch_threads)
+        schema = load_schema(s.schema_path)
+        embedder = get_embedder(s.embedding_model, s.device, s.embed_batch_size)
+        return cls(
+            schema=schema,
+            chunker=SentenceChunker(s.spacy_model, s.chunk_chars),
+            entities=SpacyEntityExtractor(schema, s.spacy_model),
+            relations=load_relation_extractor(s, schema),
+            embedder=embedder,
+            resolver=EntityResolver(embedder, s.resolve_threshold),
+            store=store,
+        )
+
+    # --- extraction (no store) ---
+
+    def extract(self, docs: Sequence[Document]) -> list[ExtractionResult]:
+        chunks_per_doc = self.chunker.chunk(docs)
+        flat = [c for cs in chunks_per_doc for c in cs]
+        mentions = self.entities.extract(flat)
+        relations = self.relations.extract(flat, mentions)
+        out, pos = [], 0
+        for doc, cs in zip(docs, chunks_per_doc):
+            n = len(cs)
+            out.append(ExtractionResult(doc, cs, mentions[pos: pos + n], relations[pos: pos + n]))
+            pos += n
+        return out
+
+    # --- ingestion ---
+
+    def build_batch(self, results: Sequence[ExtractionResult]) -> tuple[GraphBatch, int]:
+        """Embed, resolve against the store, and assemble one write batch."""
+        chunks = [c for r in results for c in r.chunks]
+        vecs = self.embedder.embed([c.text for c in chunks])
+        for c, v in zip(chunks, vecs):
+            c.embedding = v.tolist()
+        doc_mentions = [
+            DocMention(r.doc.id, m) for r in results for ms in r.mentions for m in ms
+        ]
+        res = self.resolver.resolve(doc_mentions, self.store)
+        batch = GraphBatch(documents=[r.doc for r in results], chunks=chunks, entities=res.entities)
+        rel_index: dict[tuple[str, str, str], RelationLink] = {}
+        pos = 0
+        for r in results:
+            for chunk, ms, rels in zip(r.chunks, r.mentions, r.relations):
+                ids = res.entity_ids[pos: pos + len(ms)]
+                pos += len(ms)
+                for m, eid in zip(ms, ids):
+                    batch.mentions.append(MentionLink(eid, chunk.id, m.start, m.end, m.text))
+                for rel in rels:
+                    h, t = ids[rel.head], ids[rel.tail]
+                    if h == t:  # both sides resolved to one entity: not a fact
+                        continue
+                    rt = self.schema.relation_types.get(rel.type)
+                    if rt is not None and rt.symmetric and t < h:
+                        h, t = t, h
+                    key = (h, t, rel.type)
+                    link = rel_index.get(key)
+                    if link is None:
+                        rel_index[key] = RelationLink(h, t, rel.type, rel.confidence, rel.model, [chunk.id],
+                                                      [(rel.start, rel.end)])
+                    else:
+                        link.confidence = max(link.confidence, rel.confidence)
+                        if chunk.id not in link.sources:
+                            link.sources.append(chunk.id)
+                            link.evidence.append((rel.start, rel.end))
+        batch.relations = list(rel_index.values())
+        return batch, res.merged_into_store
+
+    def _batches(self, items: Iterable[Document | InputError], report: IngestReport) -> Iterator[list[Document]]:
+        batch, size, seen = [], 0, set()
+        for item in items:
+            if isinstance(item, InputError):
+                report.errors.append(item)
+                continue
+            if item.id in seen:  # the same document twice in one run
+                report.unchanged += 1
+                continue
+            seen.add(item.id)
+            batch.append(item)
+            size += len(item.text)
+            if size >= self.batch_chars:
+                yield batch
+                batch, size = [], 0
+        if batch:
+            yield batch
+
+    def ingest(self, items: Iterable[Document | InputError], progress: bool | None = None,
+               total: int | None = None, on_error=None) -> IngestReport:
+        """Ingest documents; InputErrors in the stream are collected, never fatal."""
+        from tqdm import tqdm
+
+        if self.store is None:
+            raise RuntimeError("Pipeline.ingest needs a store")
+        report = IngestReport()
+        t0 = time.perf_counter()
+        # progress=None: a bar only when stderr is a terminal
+        bar = tqdm(total=total, unit="doc", desc="ingest", disable=None if progress is None else not progress)
+        for docs in self._batches(items, report):
+            todo, replacing = [], []
+            for d in docs:
+                stored = self.store.get_document(d.id)
+                if stored is not None and stored.sha256 == d.sha256:
+                    report.unchanged += 1
+                    continue
+                todo.append(d)
+                if stored is not None:
+                    replacing.append(d.id)
+            if todo:
+                results = self.extract(todo)
+                # the old version goes only once the new one is extracted: a failure keeps it
+                for doc_id in replacing:
+                    self.store.delete_document(doc_id)
+                batch, merged = self.build_batch(results)
+                self.store.upsert(batch)
+                report.updated += len(replacing)
+                report.ingested += len(todo) - len(replacing)
+                report.chunks += len(batch.chunks)
+                report.mentions += len(batch.mentions)
+                report.entities += len(batch.entities)
+                report.merged_into_existing += merged
+                report.relations += len(batch.relations)
+                report.words += sum(len(d.text.split()) for d in todo)
+            bar.update(len(docs))
+        bar.close()
+        report.seconds = time.perf_counter() - t0
+        return report
