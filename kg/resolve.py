@@ -5,7 +5,7 @@ Rules, cheapest first (all within one entity type):
 2. within one document, a one-word person name joins the only full name ending
    or starting with it ("Cook" -> "Tim Cook");
 3. acronym of a multi-word name ("IBM" ~ "International Business Machines");
-4. cosine similarity of name embeddings >= threshold (default 0.85, chosen on
+4. cosine similarity of name embeddings >= threshold (default 0.9, chosen on
    Re-DocRED: bench/resolution_threshold.py).
 Each rule is checked against the batch AND the store, so resolution works
 across runs. A stored entity keeps its id; new ones get a deterministic id.
@@ -49,8 +49,10 @@ def name_key(name: str) -> str:
 
 
 def acronym(name: str) -> str | None:
-    """'International Business Machines' -> 'ibm'; None for short or one-word names."""
+    """'International Business Machines' -> 'ibm'; None for one-word names or names with digits."""
     words = [w for w in re.split(r"[\s\-]+", unicodedata.normalize("NFKC", name)) if w]
+    if any(ch.isdigit() for w in words for ch in w):
+        return None  # "2002 Winter Olympics" is not "WO"
     words = [w for w in words if w.lower() not in _STOP and w[0].isalpha()]
     while words and _CORP_SUFFIX.fullmatch(words[-1].lower()):
         words.pop()  # "... Machines Corp." -> IBM, not IBMC
@@ -59,18 +61,40 @@ def acronym(name: str) -> str | None:
     return "".join(w[0] for w in words).lower()
 
 
+def _short_caps(name: str) -> str | None:
+    """'IBM', 'U.K.' -> 'ibm', 'uk': a name that is itself an acronym."""
+    compact = name.replace(".", "").strip()
+    if compact.isupper() and compact.isalpha() and 2 <= len(compact) <= 6:
+        return compact.lower()
+    return None
+
+
+# Acronym keys come in two kinds so that a long name only ever matches a short
+# all-caps one: "~ibm" is stored for "International Business Machines" and
+# "^ibm" for "IBM"; each looks up the other kind. Two long names with the same
+# initials ("Misraq Gojjam", "Mirab Gojjam") never meet.
 def alias_keys(names: Sequence[str], type: str) -> list[str]:
-    """Every key under which an entity with these names can be found."""
+    """The keys an entity with these names is stored (and found) under."""
     keys = {name_key(n) for n in names}
     if type in _ACRONYM_TYPES:
         for n in names:
-            a = acronym(n)
-            if a and len(a) >= 2:
-                keys.add(a)
-            # a short all-caps name is itself an acronym key
-            compact = n.replace(".", "").strip()
-            if compact.isupper() and 2 <= len(compact) <= 6 and " " not in compact:
-                keys.add(compact.lower())
+            if (a := acronym(n)) is not None:
+                keys.add("~" + a)
+            if (c := _short_caps(n)) is not None:
+                keys.add("^" + c)
+    keys.discard("")
+    return sorted(keys)
+
+
+def lookup_keys(names: Sequence[str], type: str) -> list[str]:
+    """The keys to search for an entity with these names."""
+    keys = {name_key(n) for n in names}
+    if type in _ACRONYM_TYPES:
+        for n in names:
+            if (a := acronym(n)) is not None:
+                keys.add("^" + a)
+            if (c := _short_caps(n)) is not None:
+                keys.add("~" + c)
     keys.discard("")
     return sorted(keys)
 
@@ -115,7 +139,7 @@ def _canonical(surfaces: Counter) -> str:
 
 
 class EntityResolver:
-    def __init__(self, embedder: "Embedder", threshold: float = 0.85, store_candidates: int = 5):
+    def __init__(self, embedder: "Embedder", threshold: float = 0.9, store_candidates: int = 5):
         self.embedder = embedder
         self.threshold = threshold
         self.store_candidates = store_candidates
@@ -157,15 +181,15 @@ class EntityResolver:
                     uf.union(c, hits[0])
 
         # 3. shared keys (incl. acronyms) within the batch
-        keys = [alias_keys(list(surfaces[c]), types[c]) for c in range(n)]
-        first_with_key: dict[tuple[str, str], int] = {}
+        keys = [lookup_keys(list(surfaces[c]), types[c]) for c in range(n)]
+        holders: dict[tuple[str, str], int] = {}
+        for c in range(n):
+            for k in alias_keys(list(surfaces[c]), types[c]):
+                holders.setdefault((types[c], k), c)
         for c in range(n):
             for k in keys[c]:
-                tk = (types[c], k)
-                if tk in first_with_key:
-                    uf.union(c, first_with_key[tk])
-                else:
-                    first_with_key[tk] = c
+                if (other := holders.get((types[c], k))) is not None:
+                    uf.union(c, other)
 
         # 4. embeddings of canonical names, compared within the batch
         names = [_canonical(s) for s in surfaces]
