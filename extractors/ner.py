@@ -10,6 +10,9 @@ from graph_schema import Schema
 from kg.types import Chunk, Mention
 
 
+_ARTICLES = {"the", "a", "an"}
+
+
 class ModelLoadError(RuntimeError):
     pass
 
@@ -56,6 +59,9 @@ class SpacyEntityExtractor:
                     etype = self.schema.entity_type_for_label(ent.label_)
                     if etype is None:
                         continue
+                    label = ent.label_
+                    if len(ent) > 1 and ent[0].lower_ in _ARTICLES:
+                        ent = ent[1:]  # "the Swedish Trade Union" names the union, not "the ..."
                     mentions.append(
                         Mention(
                             text=ent.text,
@@ -63,7 +69,7 @@ class SpacyEntityExtractor:
                             start=chunk.start + ent.start_char,
                             end=chunk.start + ent.end_char,
                             chunk_id=chunk.id,
-                            label=ent.label_,
+                            label=label,
                         )
                     )
                 out.append(mentions)
