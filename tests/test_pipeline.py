@@ -1,0 +1,108 @@
+"""The whole pipeline on the real models and the real embedded store."""
+
+from __future__ import annotations
+
+import pytest
+
+from kg.config import Settings
+from kg.documents import make_document
+from kg.pipeline import Pipeline
+
+DOC_A = (
+    "Tim Cook is the chief executive of Apple. Cook lives in Palo Alto, California. "
+    "Apple is based in Cupertino."
+)
+DOC_B = (
+    "Apple was founded by Steve Jobs. IBM is headquartered in Armonk, New York. "
+    "International Business Machines employs Arvind Krishna."
+)
+
+
+@pytest.fixture(scope="module")
+def pipeline_parts():
+    p = Pipeline.from_settings(Settings())
+    return p
+
+
+@pytest.fixture
+def pipeline(pipeline_parts, store):
+    pipeline_parts.store = store
+    return pipeline_parts
+
+
+def _entity_names(store):
+    return {r["name"]: r for r in store.query("MATCH (e:Entity) RETURN e.name AS name, e.aliases AS aliases, e.id AS id")}
+
+
+def test_ingest_builds_lexical_and_entity_graph(pipeline, store):
+    doc = make_document(DOC_A, id="a")
+    report = pipeline.ingest([doc], progress=False)
+    assert report.ingested == 1 and report.ok
+    stats = store.stats()
+    assert stats["documents"] == 1 and stats["chunks"] >= 1 and stats["entities"] >= 3
+    # every mention cites its exact span in the document
+    rows = store.query(
+        "MATCH (e:Entity)-[m:MENTIONED_IN]->(c:Chunk)-[:PART_OF]->(d:Document {id: 'a'}) "
+        "RETURN e.name AS name, m.start AS start, m.end AS end, m.text AS text"
+    )
+    assert rows
+    for r in rows:
+        assert DOC_A[r["start"]:r["end"]] == r["text"]
+    # "Cook" and "Tim Cook" are one person
+    names = _entity_names(store)
+    assert "Tim Cook" in names and "Cook" not in names
+    assert "Cook" in names["Tim Cook"]["aliases"]
+
+
+def test_reingest_leaves_graph_identical(pipeline, store):
+    docs = [make_document(DOC_A, id="a"), make_document(DOC_B)]
+    pipeline.ingest(docs, progress=False)
+    before = store.dump()
+    again = pipeline.ingest([make_document(DOC_B), make_document(DOC_A, id="a")], progress=False)
+    assert again.unchanged == 2 and again.ingested == 0
+    assert store.dump() == before
+
+
+def test_resolution_across_runs(pipeline, store):
+    pipeline.ingest([make_document("IBM opened a lab in Zurich.", id="one")], progress=False)
+    pipeline.ingest([make_document("International Business Machines hired 500 engineers in Zurich.", id="two")],
+                    progress=False)
+    rows = store.query("MATCH (e:Organization) RETURN e.name AS name, e.aliases AS aliases, e.mentions AS n")
+    ibm = [r for r in rows if "IBM" in r["aliases"]]
+    assert len(ibm) == 1 and "International Business Machines" in ibm[0]["aliases"] and ibm[0]["n"] == 2
+
+
+def test_delete_removes_exactly_what_only_it_supported(pipeline, store):
+    # reference: B alone
+    pipeline.ingest([make_document(DOC_B, id="b")], progress=False)
+    only_b = store.dump()
+    store.clear()
+    pipeline.ingest([make_document(DOC_A, id="a"), make_document(DOC_B, id="b")], progress=False)
+    assert store.stats()["documents"] == 2
+    report = store.delete_document("a")
+    assert report.found and report.chunks >= 1 and report.entities >= 1
+    after = store.dump()
+    # Apple is shared: it stays, with B's mention only; Tim Cook (only in A) is gone
+    names = _entity_names(store)
+    assert "Apple" in names and "Tim Cook" not in names
+    assert _without_aliases(after) == _without_aliases(only_b)
+    assert store.delete_document("a").found is False
+
+
+def _without_aliases(dump):
+    # A's surface forms may stay as aliases of a shared entity: an alias is knowledge, not a mention
+    out = dict(dump)
+    out["nodes"] = [
+        {**n, "properties": {k: v for k, v in n["properties"].items() if k not in ("aliases", "keys")}}
+        for n in dump["nodes"]
+    ]
+    return out
+
+
+def test_updated_document_replaces_old_version(pipeline, store):
+    pipeline.ingest([make_document("Alice Smith works for Initech in Austin.", id="doc")], progress=False)
+    report = pipeline.ingest([make_document("Bob Jones works for Globex in Denver.", id="doc")], progress=False)
+    assert report.updated == 1
+    names = _entity_names(store)
+    assert "Bob Jones" in names and "Alice Smith" not in names
+    assert store.stats()["documents"] == 1
