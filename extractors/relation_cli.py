@@ -1,7 +1,340 @@
-"""`kg train relation` and `kg eval relation`."""
+"""`kg train relations` and `kg eval relations`.
+
+    kg train relations --data conll04:train --schema graph_schema/conll04.yaml --dev conll04:dev \\
+        --out extractors/weights/relations-conll04
+    kg eval relations --dataset conll04 --split test [--model DIR] [--ner MODEL] [--json]
+
+User errors (missing file, malformed JSONL, unknown dataset or type) end in one
+line on stderr and exit code 2.
+"""
 
 from __future__ import annotations
 
+import json
+import shlex
+import sys
+import time
+from functools import wraps
+from pathlib import Path
+
+
+def _err(msg: str) -> None:
+    print(f"kg: error: {msg}", file=sys.stderr)
+
+
+def _note(msg: str) -> None:
+    print(f"kg: note: {msg}", file=sys.stderr)
+
+
+def _guarded(fn):
+    """User-facing failures -> one stderr line and exit code 2 (kg.cli handles its own error types)."""
+
+    @wraps(fn)
+    def run(args) -> int:
+        from extractors.datasets import DatasetError
+        from extractors.relation_model import TrainingError
+
+        try:
+            return fn(args)
+        except (DatasetError, TrainingError) as e:
+            _err(str(e))
+        except (FileNotFoundError, IsADirectoryError, PermissionError) as e:
+            _err(f"{e.strerror}: {e.filename}")
+        except UnicodeDecodeError as e:
+            _err(f"input is not UTF-8 text ({e.reason})")
+        return 2
+
+    return run
+
 
 def register(train_sub, eval_sub) -> None:
-    """Add the 'relation' subcommands; each sets args.func(args) -> exit code."""
+    """Add the 'relations' subcommands; each sets args.func(args) -> exit code."""
+    p = train_sub.add_parser(
+        "relations", aliases=["relation"], help="fine-tune the marker relation classifier (MiniLM-L6)",
+        description="Fine-tune all-MiniLM-L6-v2 with typed entity markers to classify relations between "
+                    "entity pairs; temperature and threshold are fitted on --dev.",
+    )
+    p.add_argument("--data", nargs="+", required=True, metavar="FILE",
+                   help="training JSONL (see extractors/datasets.py) or a dataset spec: conll04:train, "
+                        "re-docred:train, webnlg_star:train")
+    p.add_argument("--schema", default=None, help="schema YAML or name (default: KG_SCHEMA_PATH)")
+    p.add_argument("--out", required=True, metavar="DIR", help="artifact directory to write")
+    p.add_argument("--dev", nargs="+", metavar="FILE", help="dev data: best epoch, temperature and threshold")
+    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--lr", type=float, default=1e-4, help="encoder learning rate")
+    p.add_argument("--head-lr", type=float, default=1e-3, help="learning rate of the markers and the MLP head")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--seed", type=int, default=13)
+    p.add_argument("--device", choices=["cpu", "cuda", "auto"], default="cpu",
+                   help="cpu (default), cuda, or auto (cuda when present)")
+    p.add_argument("--warmup", type=float, default=0.1, help="fraction of steps with linear warm-up")
+    p.add_argument("--dropout", type=float, default=0.1)
+    p.add_argument("--layers", type=int, default=None, help="keep only the first N transformer layers")
+    p.add_argument("--max-steps", type=int, default=None, help="stop after N optimiser steps (smoke tests)")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_guarded(cmd_train))
+
+    p = eval_sub.add_parser(
+        "relations", aliases=["relation"], help="strict micro-F1 of a relation model, gold and NER entities",
+        description="Strict relation F1 (head span+type, tail span+type and relation must match), with gold "
+                    "entities and end to end with a spaCy NER model, plus the relation step's speed.",
+    )
+    p.add_argument("--dataset", required=True, metavar="NAME|PATH",
+                   help="conll04, re-docred, webnlg_star (optionally NAME:SPLIT) or a JSONL file")
+    p.add_argument("--split", default="test")
+    p.add_argument("--model", default=None, metavar="DIR",
+                   help="relation artifact (default: extractors/weights/relations-conll04 for conll04, "
+                        "else relations-default)")
+    p.add_argument("--ner", default=None, metavar="MODEL",
+                   help="spaCy pipeline for end-to-end scores (default: extractors/weights/ner-conll04 for "
+                        "conll04, else KG_SPACY_MODEL)")
+    p.add_argument("--no-e2e", action="store_true", help="gold entities only")
+    p.add_argument("--threshold", type=float, default=None, help="override the model's dev-tuned threshold")
+    p.add_argument("--device", choices=["cpu", "cuda", "auto"], default="cpu")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=_guarded(cmd_eval))
+
+
+# --------------------------------------------------------------------------- train
+
+
+def cmd_train(args) -> int:
+    from extractors.datasets import load_dataset
+    from extractors.relation_model import train_relation_model
+    from kg.config import get_settings
+    from graph_schema import load_schema
+
+    settings = get_settings()
+    schema = load_schema(args.schema or settings.schema_path)
+    train = [ex for spec in args.data for ex in load_dataset(spec, "train", schema)]
+    dev = [ex for spec in args.dev for ex in load_dataset(spec, "dev", schema)] if args.dev else None
+    if not train:
+        _err("no training examples")
+        return 2
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    command = "kg train relations " + " ".join(shlex.quote(a) for a in sys.argv[3:]) if len(sys.argv) > 3 else ""
+    if not dev:
+        _note("no --dev: the last epoch is kept, temperature 1 and threshold 0.5 (not calibrated)")
+    summary = train_relation_model(
+        train, schema, args.out, dev,
+        epochs=args.epochs, lr=args.lr, head_lr=args.head_lr, batch_size=args.batch_size, seed=args.seed,
+        device=args.device, warmup=args.warmup, dropout=args.dropout, num_layers=args.layers,
+        max_steps=args.max_steps, sources=list(args.data), dev_sources=list(args.dev or []),
+        command=command, progress=not args.quiet,
+        log=lambda m: print(m, file=sys.stderr, flush=True),
+    )
+    write_model_card(Path(args.out), summary["config"])
+    size = (Path(args.out) / "model.safetensors").stat().st_size / 1e6
+    print(f"saved {args.out} ({size:.1f} MB); " + (
+        f"dev F1 {summary['dev']['f1'] * 100:.2f} (gold entities) at threshold {summary['threshold']:.2f}"
+        if "dev" in summary else "no dev set"))
+    return 0
+
+
+def write_model_card(out: Path, config: dict, test: dict | None = None) -> Path:
+    """MODEL_CARD.md from the artifact's config (and, when given, test-set results)."""
+    from extractors.datasets import DATASETS, parse_dataset_spec
+
+    tr = config.get("training", {})
+    names = []
+    for spec in tr.get("data", []) + tr.get("dev", []):
+        name, _ = parse_dataset_spec(spec)
+        if name not in names:
+            names.append(name)
+    lic = []
+    for n in names:
+        if n in DATASETS:
+            lic.append(f"- **{n}**: {DATASETS[n]['licence']}")
+        else:
+            lic.append(f"- `{n}`: your own data; check its licence")
+    restrict = ""
+    if "webnlg_star" in names:
+        restrict = ("\n**Licence warning:** this model was trained on WebNLG (CC BY-NC-SA 4.0). That licence "
+                    "forbids commercial use and requires share-alike, so this model is for non-commercial "
+                    "use unless you retrain it without WebNLG.\n")
+    if "conll04" in names:
+        restrict += ("\nCoNLL04 is distributed for research use; check its terms before any commercial use.\n")
+    dm = config.get("dev_metrics", {})
+    lines = [
+        f"# {config.get('name')}", "",
+        f"Relation classifier: {config['base_model']} ({config['num_layers']} layers) fine-tuned with typed entity "
+        "markers; one forward pass per sentence, every schema-allowed ordered entity pair scored from its marker "
+        "states. Sigmoid per relation, temperature-calibrated on dev.", "",
+        f"- schema: `{config['schema']['name']}`; relations: {', '.join(config['relations'])}",
+        f"- temperature {config.get('temperature')}, decision threshold {config.get('threshold')} (both fitted on dev)",
+        "- stored: transformer layers + marker embeddings + head in fp16 safetensors; the frozen word embeddings "
+        f"come from the `{config['base_package']}` package (Apache-2.0).", "",
+        "## Training data and licences", "",
+        "Train: " + ", ".join(f"`{s}`" for s in tr.get("data", [])) + "; dev: "
+        + (", ".join(f"`{s}`" for s in tr.get("dev", [])) or "none"), "",
+        *lic, restrict,
+        "Re-DocRED has no public train split here: its 500 revised dev documents are split by sha1(title) mod 10 "
+        "(0-7 train, 8 validation, 9 test), sentence-level (see extractors/datasets.py: from_docred)."
+        if "re-docred" in names else "", "",
+        "## Training", "",
+        f"epochs {tr.get('epochs')} (best on dev: {tr.get('best_epoch')}), lr {tr.get('lr')} (encoder) / "
+        f"{tr.get('head_lr')} (head), batch {tr.get('batch_size')}, warm-up {tr.get('warmup')}, dropout "
+        f"{tr.get('dropout')}, seed {tr.get('seed')}, device {tr.get('device')}.", "",
+        "Reproduce:", "", "```", tr.get("command") or "(see config.json)", "```", "",
+        "## Dev results (gold entities, strict)", "",
+    ]
+    if dm:
+        lines += [f"micro P {dm['precision'] * 100:.2f} / R {dm['recall'] * 100:.2f} / F1 {dm['f1'] * 100:.2f}; "
+                  f"macro F1 {dm['macro_f1'] * 100:.2f}; calibration ECE {dm['ece_before']:.4f} -> "
+                  f"{dm['ece_after']:.4f}", "", "| relation | P | R | F1 | gold |", "|---|---|---|---|---|"]
+        for r, v in dm["per_relation"].items():
+            lines.append(f"| {r} | {v['precision'] * 100:.1f} | {v['recall'] * 100:.1f} | {v['f1'] * 100:.1f} | {v['gold']} |")
+    else:
+        lines.append("no dev set was given")
+    if test:
+        lines += ["", "## Test results", "", test.get("markdown", "")]
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "MODEL_CARD.md"
+    path.write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
+    return path
+
+
+# --------------------------------------------------------------------------- eval
+
+
+def _default_model(dataset: str) -> Path:
+    from extractors.datasets import parse_dataset_spec
+    from extractors.relation_model import WEIGHTS_DIR
+
+    name, _ = parse_dataset_spec(dataset)
+    return WEIGHTS_DIR / ("relations-conll04" if name == "conll04" else "relations-default")
+
+
+def _chunks(examples):
+    from kg.types import Chunk
+
+    return [Chunk(id=f"eval:{i}", doc_id=f"eval{i}", index=0, text=ex.text, start=0, end=len(ex.text),
+                  sentences=[(0, len(ex.text))]) for i, ex in enumerate(examples)]
+
+
+def _pred_sets(model, mentions, relations):
+    from extractors.relation_model import relation_key
+
+    out = []
+    for ms, rels in zip(mentions, relations):
+        keys = set()
+        for r in rels:
+            h, t = ms[r.head], ms[r.tail]
+            sym = model.schema.relation_types[r.type].symmetric
+            keys.add(relation_key((h.start, h.end, model._type_of(h)), (t.start, t.end, model._type_of(t)), r.type, sym))
+        out.append(keys)
+    return out
+
+
+def _timed_extract(model, chunks, mentions):
+    model.extract(chunks[:8], mentions[:8])  # warm-up, not timed
+    t0 = time.perf_counter()
+    rels = model.extract(chunks, mentions)
+    return rels, time.perf_counter() - t0
+
+
+def evaluate(model, examples, ner=None) -> dict:
+    """Scores of a MarkerRelationExtractor (or any RelationExtractor with .schema) on examples."""
+    from extractors.relation_model import gold_sets, prf, score_sets
+    from kg.types import Mention
+
+    schema = model.schema
+    chunks = _chunks(examples)
+    gold = gold_sets(examples, schema)
+    gold_mentions = [[Mention(ex.text[e.start:e.end], e.type, e.start, e.end, chunks[i].id)
+                      for e in ex.entities] for i, ex in enumerate(examples)]
+    rels, secs = _timed_extract(model, chunks, gold_mentions)
+    res = {"sentences": len(examples), "gold_relations": sum(map(len, gold)),
+           "gold_entities": score_sets(gold, _pred_sets(model, gold_mentions, rels), model.relations),
+           "gold_entities_speed": {"seconds": secs, "sentences_per_second": len(examples) / secs if secs else None}}
+    if ner is not None:
+        t0 = time.perf_counter()
+        ner_mentions = ner.extract(chunks)
+        ner_secs = time.perf_counter() - t0
+        g_ents = [{(e.start, e.end, e.type) for e in ex.entities} for ex in examples]
+        p_ents = [{(m.start, m.end, model._type_of(m)) for m in ms} for ms in ner_mentions]
+        rels, secs = _timed_extract(model, chunks, ner_mentions)
+        res["end_to_end"] = score_sets(gold, _pred_sets(model, ner_mentions, rels), model.relations)
+        res["end_to_end_speed"] = {"seconds": secs, "sentences_per_second": len(examples) / secs if secs else None,
+                                   "ner_seconds": ner_secs}
+        res["ner"] = prf(sum(len(a & b) for a, b in zip(g_ents, p_ents)), sum(map(len, p_ents)), sum(map(len, g_ents)))
+    return res
+
+
+def _fmt(m: dict) -> str:
+    return f"{m['precision'] * 100:6.2f} {m['recall'] * 100:6.2f} {m['f1'] * 100:6.2f}"
+
+
+def format_report(res: dict) -> str:
+    lines = [f"dataset {res['dataset']} ({res['sentences']} sentences, {res['gold_relations']} relations); "
+             f"model {res['model']} (threshold {res['threshold']:.2f}, temperature {res['temperature']:.3f})", "",
+             f"{'strict micro':<34} {'P':>6} {'R':>6} {'F1':>6}  macro-F1"]
+    g = res["gold_entities"]
+    lines.append(f"{'gold entities':<34} {_fmt(g)}  {g['macro_f1'] * 100:6.2f}")
+    e = res.get("end_to_end")
+    if e:
+        lines.append(f"{'end-to-end (NER: ' + Path(res['ner_model']).name + ')':<34} {_fmt(e)}  {e['macro_f1'] * 100:6.2f}")
+        lines.append(f"{'NER spans only':<34} {_fmt(res['ner'])}")
+    else:
+        lines.append(f"{'end-to-end':<34} skipped: {res.get('end_to_end_skipped', 'no NER model')}")
+    lines += ["", f"{'per relation':<16} {'gold':>5}  {'P':>6} {'R':>6} {'F1':>6}" + ("  | end-to-end P R F1" if e else "")]
+    for r, v in g["per_relation"].items():
+        row = f"{r:<16} {v['gold']:>5}  {_fmt(v)}"
+        if e:
+            row += "  | " + _fmt(e["per_relation"][r])
+        lines.append(row)
+    sp = res["gold_entities_speed"]["sentences_per_second"]
+    lines += ["", f"relation step: {sp:.0f} sentences/s with gold entities"
+              + (f", {res['end_to_end_speed']['sentences_per_second']:.0f} sentences/s with NER entities" if e else "")
+              + f" ({res['threads']} torch threads)"]
+    return "\n".join(lines)
+
+
+def cmd_eval(args) -> int:
+    import torch
+
+    from extractors.datasets import DATASETS, load_dataset, parse_dataset_spec
+    from extractors.ner import ModelLoadError, SpacyEntityExtractor
+    from extractors.relation_model import WEIGHTS_DIR, MarkerRelationExtractor
+    from kg.config import get_settings
+
+    model_dir = Path(args.model) if args.model else _default_model(args.dataset)
+    if not args.model and not (model_dir / "config.json").exists():
+        raise ModelLoadError(f"no relation model at {model_dir}: train one with `kg train relations` or pass --model DIR")
+    model = MarkerRelationExtractor.load(model_dir, device=args.device, threshold=args.threshold)
+    examples = load_dataset(args.dataset, args.split, model.schema)
+    if not examples:
+        _err(f"{args.dataset}: no examples")
+        return 2
+    name, split = parse_dataset_spec(args.dataset, args.split)
+    ner, ner_path, skipped = None, None, None
+    if not args.no_e2e:
+        if args.ner:
+            ner_path = args.ner
+        elif name == "conll04":
+            ner_path = str(WEIGHTS_DIR / "ner-conll04")
+            if not Path(ner_path).exists():
+                skipped = (f"no NER model at {ner_path} (train it with `kg train ner` or pass --ner PATH); "
+                           "end-to-end scores skipped")
+                ner_path = None
+        else:
+            ner_path = get_settings().spacy_model
+        if ner_path:
+            ner = SpacyEntityExtractor(model.schema, ner_path)
+    if skipped:
+        _note(skipped)
+    res = evaluate(model, examples, ner)
+    res.update({"dataset": f"{name}:{split}" if name in DATASETS else name, "model": str(model_dir),
+                "threshold": model.threshold, "temperature": model.temperature, "ner_model": ner_path,
+                "threads": torch.get_num_threads()})
+    if skipped:
+        res["end_to_end_skipped"] = skipped
+    if args.json:
+        print(json.dumps(res, indent=2))
+    else:
+        print(format_report(res))
+    return 0
