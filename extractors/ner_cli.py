@@ -183,7 +183,7 @@ def _label_map_for(nlp, dataset_types: set[str], dataset: str) -> dict[str, str]
     from extractors.ner_eval import ONTONOTES_TO_CONLL04, ONTONOTES_TO_CONLL2003
 
     labels = set(nlp.get_pipe("ner").labels)
-    if labels & dataset_types or "PERSON" not in labels:
+    if "PERSON" not in labels or "PERSON" in dataset_types:  # not OntoNotes, or the data is
         return None
     if dataset == "conll2003" or dataset_types <= {"PER", "ORG", "LOC", "MISC"}:
         return dict(ONTONOTES_TO_CONLL2003)
