@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from kg.config import Settings
+from kg.stores.base import StoreError
 from kg.stores.falkordb_store import FalkorDBStore
 from kg.types import Entity, GraphBatch
 from store_contract import StoreContract, axis, batch_doc1
@@ -21,6 +24,12 @@ def test_entity_vectors_live_on_write_once_nodes(store):
                        "RETURN v.embedding = e.embedding AS same, count(v) AS n")
     assert rows == [{"same": True, "n": 1}]
     assert store.similar_entities(axis(10, 11, 0.2), 1)[0].item.id == "cook"  # the first embedding stays
+
+
+def test_read_only_query_cannot_load_csv(store):
+    # LOAD CSV is a read to the server, but it opens files and URLs on the caller's behalf
+    with pytest.raises(StoreError, match="LOAD CSV"):
+        store.query("LOAD CSV FROM 'https://example.com/a.csv' AS row RETURN row")
 
 
 def test_store_from_settings_starts_and_stops_its_server(tmp_path):

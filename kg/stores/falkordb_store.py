@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections import defaultdict
 from datetime import datetime, timezone
@@ -55,6 +56,7 @@ EF_RUNTIME = 200
 RRF_K = 60  # reciprocal rank fusion constant (Cormack et al. 2009)
 INDEX_WAIT_S = 600.0  # longest wait for an index the server is rebuilding after a restart
 _RO_REFUSAL = "is to be executed only on read-only queries"
+_LOAD_CSV = re.compile(r"\bLOAD\s+CSV\b", re.IGNORECASE)
 
 
 def _key_function() -> Callable[[Sequence[str], str], list[str]]:
@@ -192,11 +194,15 @@ class FalkorDBStore:
         self._own_server = server is None
         # one server object per data dir in this process, so closing one store keeps it up for the others
         self.server = server or FalkorDBServer.acquire(data_dir)
-        # connections are named kg-<pid> so the server can tell who else is still using it
-        self._db = FalkorDB(unix_socket_path=str(self.server.socket_path), client_name=f"kg-{os.getpid()}")
-        self._g = self._db.select_graph(self.graph_name)
-        self._keys = _key_function()
-        self._ensure_schema()
+        try:
+            # connections are named kg-<pid> so the server can tell who else is still using it
+            self._db = FalkorDB(unix_socket_path=str(self.server.socket_path), client_name=f"kg-{os.getpid()}")
+            self._g = self._db.select_graph(self.graph_name)
+            self._keys = _key_function()
+            self._ensure_schema()
+        except BaseException:
+            self.close()
+            raise
 
     # ------------------------------------------------------------------ plumbing
 
@@ -553,6 +559,9 @@ class FalkorDBStore:
 
     def query(self, cypher: str, params: Mapping[str, Any] | None = None, *, read_only: bool = True
               ) -> list[dict[str, Any]]:
+        if read_only and _LOAD_CSV.search(cypher):
+            # a read to the server, but it reads files and URLs: not for untrusted read-only callers
+            raise StoreError("LOAD CSV is not allowed in read-only queries")
         res = self._run(cypher, params, read_only=read_only)
         cols = [h[1] if isinstance(h, (list, tuple)) else h for h in res.header]
         return [{c: plain(v) for c, v in zip(cols, row)} for row in res.result_set]
@@ -687,7 +696,8 @@ class FalkorDBStore:
 
     def close(self) -> None:
         try:
-            self._db.connection.close()
+            if hasattr(self, "_db"):
+                self._db.connection.close()
         finally:
             if self._own_server:
                 self._own_server = False
