@@ -15,6 +15,7 @@ stderr and exit code 2.
 
 from __future__ import annotations
 
+import argparse
 import json
 import shlex
 import sys
@@ -130,6 +131,9 @@ def register(train_sub, eval_sub) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--alignment", choices=["expand", "contract"], default="expand",
                    help="how spans not on spaCy token boundaries are snapped")
+    p.add_argument("--no-trim-punct", dest="trim_punct", action="store_false",
+                   help="keep punctuation that spaCy splits off an entity's edge words in the training spans "
+                        "(default: trimmed, e.g. 'Kosovo.' -> 'Kosovo')")
     p.set_defaults(func=_guarded(cmd_train))
 
     p = eval_sub.add_parser(
@@ -144,6 +148,11 @@ def register(train_sub, eval_sub) -> None:
                    help=f"spaCy package or path (default: {STOCK_MODEL} for conll2003, "
                         "extractors/weights/ner-conll04 for conll04, else KG_SPACY_MODEL)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--snap", action=argparse.BooleanOptionalAction, default=None,
+                   help="map predictions onto the dataset's whitespace tokens before exact matching (default: "
+                        "on for conll2003/conll04, whose texts are their tokens joined by spaces; off for JSONL)")
+    p.add_argument("--card", action="store_true",
+                   help="write the scores as the test section of the model directory's MODEL_CARD.md")
     p.set_defaults(func=_guarded(cmd_eval))
 
 
@@ -159,11 +168,93 @@ def cmd_train(args) -> int:
         train, dev, args.out, base=args.base, strategy=args.strategy, epochs=args.epochs,
         max_steps=args.max_steps, patience=args.patience, eval_frequency=args.eval_frequency,
         dropout=args.dropout, learn_rate=args.learn_rate, seed=args.seed, alignment_mode=args.alignment,
-        stdout=sys.stderr,
+        trim_punct=args.trim_punct, stdout=sys.stderr,
     )
+    dev_report = None
+    if dev:
+        from extractors.ner_eval import eval_ner
+
+        # named datasets' texts are their tokens joined by spaces: score on those tokens
+        snap = all(parse_spec(s, "dev")[1] for s in args.dev)
+        dev_report = eval_ner(str(result.out_dir), dev, snap=snap)
+    card = write_model_card(result, args, train, dev, dev_report)
     print(f"saved {result.summary()}")
+    if dev_report is not None:
+        print(f"dev (strict spans): P {100 * dev_report.precision:.2f} R {100 * dev_report.recall:.2f} "
+              f"F1 {100 * dev_report.f1:.2f}; model card {card}")
     print(f"reproduce: {train_command(args)}")
     return 0
+
+
+LICENCES = {
+    "conll04": "CoNLL04 (Roth & Yih 2004; SpERT split): research use only",
+    "conll2003": "CoNLL-2003 English (Reuters RCV1 text): research use only",
+}
+TEST_HEADER = "## Test results"
+
+
+def write_model_card(result, args, train, dev, dev_report) -> Path:
+    """MODEL_CARD.md in the trained pipeline's directory; `kg eval ner --card` adds the test section."""
+    from extractors.ner_train import STRATEGY_NOTES
+
+    out = Path(result.out_dir)
+    names = []
+    for spec in list(args.data) + list(args.dev or []):
+        name, split = parse_spec(spec, "")
+        names.append(name if split or name in NER_DATASETS else f"`{name}` (your JSONL; check its licence)")
+    licences = [LICENCES.get(n, n) for n in dict.fromkeys(names)]
+    n_ents = sum(len(ex.entities) for ex in train)
+    lines = [
+        f"# {out.name}", "",
+        f"spaCy NER pipeline trained with `kg train ner` (extractors/ner_train.py, spaCy's own training loop). "
+        f"Base: `{args.base}`; strategy `{args.strategy}`: {STRATEGY_NOTES[args.strategy]}", "",
+        f"- components: {', '.join(result.pipe_names)}; labels: {', '.join(result.labels)}",
+        f"- size: {result.size_bytes / 1e6:.1f} MB",
+        "- use: `spacy.load(DIR)`, or `KG_SPACY_MODEL=DIR` with a schema that maps its labels "
+        "(graph_schema/conll04.yaml for CoNLL04 types)", "",
+        "## Data", "",
+        f"- train: {', '.join(f'`{s}`' for s in args.data)} ({len(train)} sentences, {n_ents} entities); "
+        f"{result.alignment['train'].summary()}",
+        f"- dev: {', '.join(f'`{s}`' for s in args.dev)} ({len(dev)} sentences); "
+        f"{result.alignment['dev'].summary()}" if dev else "- dev: none (last checkpoint kept)",
+        *[f"- licence: {x}" for x in licences], "",
+        "## Training", "",
+        f"epochs <= {args.epochs}, max steps {args.max_steps or 'none'}, patience {args.patience} steps, dev "
+        f"evaluated every {args.eval_frequency} steps (model-best by entity F1), dropout {args.dropout}, "
+        f"learn rate {args.learn_rate}, seed {args.seed}, span alignment `{args.alignment}`; "
+        f"{result.seconds / 60:.0f} min on one CPU thread. Reproduce:", "",
+        "```", train_command(args), "```", "",
+    ]
+    if dev_report is not None:
+        lines += ["## Dev results", "",
+                  _match_note(dev_report) + f" `kg eval ner --dataset {args.dev[0]} --model {out}`:", "",
+                  dev_report.markdown(), ""]
+    lines += [TEST_HEADER, "", "Not evaluated yet: run `kg eval ner --dataset NAME --split test --model DIR --card` "
+              "once, for the final model only.", ""]
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "MODEL_CARD.md"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def _match_note(report) -> str:
+    note = "Strict span match: exact start, end and type"
+    if report.snapped:
+        note += (" on the dataset's own tokens (its text is its tokens joined by spaces; a prediction is widened "
+                 "to whole tokens, as token-level scorers see it)")
+    return note + "."
+
+
+def add_test_to_card(model_dir: Path, report, dataset: str) -> Path:
+    path = Path(model_dir) / "MODEL_CARD.md"
+    text = path.read_text(encoding="utf-8") if path.exists() else f"# {Path(model_dir).name}\n\n"
+    head = text.split(TEST_HEADER)[0].rstrip() + "\n\n"
+    section = [TEST_HEADER, "",
+               "Reported once for this model (never used for any choice). " + _match_note(report) +
+               f" `kg eval ner --dataset {dataset} --model {model_dir}`; {report.sentences_per_second:.0f} "
+               "sentences/s on one CPU thread:", "", report.markdown(), ""]
+    path.write_text(head + "\n".join(section), encoding="utf-8")
+    return path
 
 
 def train_command(args) -> str:
@@ -175,6 +266,8 @@ def train_command(args) -> str:
               "--max-steps", args.max_steps, "--patience", args.patience, "--eval-frequency", args.eval_frequency,
               "--dropout", args.dropout, "--learn-rate", args.learn_rate, "--seed", args.seed,
               "--alignment", args.alignment]
+    if not args.trim_punct:
+        parts.append("--no-trim-punct")
     return " ".join(shlex.quote(str(p)) for p in parts)
 
 
@@ -183,7 +276,7 @@ def _label_map_for(nlp, dataset_types: set[str], dataset: str) -> dict[str, str]
     from extractors.ner_eval import ONTONOTES_TO_CONLL04, ONTONOTES_TO_CONLL2003
 
     labels = set(nlp.get_pipe("ner").labels)
-    if "PERSON" not in labels or "PERSON" in dataset_types:  # not OntoNotes, or the data is
+    if dataset_types <= labels or "PERSON" not in labels:  # the model knows the data's types, or isn't OntoNotes
         return None
     if dataset == "conll2003" or dataset_types <= {"PER", "ORG", "LOC", "MISC"}:
         return dict(ONTONOTES_TO_CONLL2003)
@@ -219,13 +312,15 @@ def cmd_eval(args) -> int:
         raise UserError(f"spaCy model {model!r} has no 'ner' component")
     types = {e.type for ex in examples for e in ex.entities}
     label_map = _label_map_for(nlp, types, name if split else "")
-    report = eval_ner(nlp, examples, label_map=label_map)
+    snap = args.snap if args.snap is not None else bool(split)
+    report = eval_ner(nlp, examples, label_map=label_map, snap=snap)
     report.model = str(model)
     if args.json:
         out = report.to_json()
         out["dataset"] = name
         out["split"] = split or None
         out["zero_shot"] = label_map is not None
+        out["snapped_to_tokens"] = snap
         print(json.dumps(out, indent=2))
     else:
         print(f"dataset: {name}" + (f" ({split})" if split else ""))
@@ -233,4 +328,9 @@ def cmd_eval(args) -> int:
             print("zero-shot: the model's OntoNotes labels are mapped to the dataset's types; "
                   "unmapped labels (DATE, CARDINAL, ...) are dropped")
         print(report.format())
+    if args.card:
+        if not Path(model).is_dir():
+            raise UserError(f"--card needs a model directory, not {model!r}")
+        spec = f"{name}:{split}" if split else str(name)
+        print(f"kg: note: test section written to {add_test_to_card(Path(model), report, spec)}", file=sys.stderr)
     return 0

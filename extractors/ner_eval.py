@@ -137,6 +137,7 @@ class NerReport:
     seconds: float = 0.0  # wall time of the NER pass alone
     sentences_per_second: float = 0.0
     label_map: dict[str, str] | None = None
+    snapped: bool = False  # predictions mapped onto the dataset's whitespace tokens
 
     def to_json(self) -> dict:
         d = asdict(self)
@@ -149,6 +150,8 @@ class NerReport:
             f"model: {self.model}",
             f"sentences: {self.sentences}   {self.sentences_per_second:.0f} sentences/s ({self.seconds:.1f}s)",
         ]
+        if self.snapped:
+            lines.append("predictions mapped onto the dataset's whitespace tokens")
         if self.label_map:
             lines.append("labels mapped (zero-shot): " + ", ".join(f"{k}->{v}" for k, v in self.label_map.items()))
         lines.append(f"{'type':<10} {'P':>6} {'R':>6} {'F1':>6} {'gold':>6} {'pred':>6}")
@@ -158,6 +161,16 @@ class NerReport:
         lines.append(f"{'micro':<10} {100*self.precision:6.2f} {100*self.recall:6.2f} {100*self.f1:6.2f} "
                      f"{self.tp + self.fn:6d} {self.tp + self.fp:6d}")
         return "\n".join(lines)
+
+
+    def markdown(self) -> str:
+        rows = ["| type | P | R | F1 | gold | predicted |", "|---|---|---|---|---|---|"]
+        for t, s in sorted(self.per_type.items()):
+            rows.append(f"| {t} | {100*s.precision:.2f} | {100*s.recall:.2f} | {100*s.f1:.2f} | {s.tp + s.fn} | "
+                        f"{s.tp + s.fp} |")
+        rows.append(f"| **micro** | **{100*self.precision:.2f}** | **{100*self.recall:.2f}** | "
+                    f"**{100*self.f1:.2f}** | {self.tp + self.fn} | {self.tp + self.fp} |")
+        return "\n".join(rows)
 
 
 Span = tuple[int, int, str]
@@ -191,13 +204,30 @@ def _ner_only(nlp) -> list[str]:
     return [p for p in nlp.pipe_names if p not in keep]
 
 
+def snap_to_tokens(text: str, start: int, end: int) -> tuple[int, int]:
+    """Widen a span to whole whitespace-delimited tokens.
+
+    For datasets whose text is their tokens joined by spaces (CoNLL04,
+    CoNLL-2003): a gold entity always covers whole dataset tokens, so a
+    prediction is mapped onto those tokens the way token-level scorers do
+    ("Kosovo" inside the dataset token "Kosovo." becomes "Kosovo.").
+    """
+    while start > 0 and not text[start - 1].isspace():
+        start -= 1
+    while end < len(text) and not text[end].isspace():
+        end += 1
+    return start, end
+
+
 def eval_ner(model, examples: Sequence[Example], label_map: dict[str, str] | None = None,
-             batch_size: int = 256) -> NerReport:
+             batch_size: int = 256, snap: bool = False) -> NerReport:
     """Run a spaCy pipeline's NER over examples and score it strictly against their entities.
 
     model: a loaded spaCy Language, a package name or a pipeline path.
     label_map: raw model label -> gold type; when given, labels it does not list
     are dropped. None compares raw labels with gold types as they are.
+    snap: map predictions onto whitespace tokens first (snap_to_tokens), for
+    datasets built from tokens; the match stays exact on those tokens.
     """
     if isinstance(model, (str, Path)):
         from extractors.ner import load_spacy
@@ -214,7 +244,7 @@ def eval_ner(model, examples: Sequence[Example], label_map: dict[str, str] | Non
     preds: list[list[Span]] = []
     t0 = time.perf_counter()
     with nlp.select_pipes(disable=_ner_only(nlp)):
-        for doc in nlp.pipe((ex.text for ex in examples), batch_size=batch_size):
+        for ex, doc in zip(examples, nlp.pipe((ex.text for ex in examples), batch_size=batch_size)):
             spans = []
             for ent in doc.ents:
                 label = ent.label_
@@ -222,7 +252,8 @@ def eval_ner(model, examples: Sequence[Example], label_map: dict[str, str] | Non
                     label = label_map.get(label)
                     if label is None:
                         continue
-                spans.append((ent.start_char, ent.end_char, label))
+                s, e = snap_to_tokens(ex.text, ent.start_char, ent.end_char) if snap else (ent.start_char, ent.end_char)
+                spans.append((s, e, label))
             preds.append(spans)
     seconds = time.perf_counter() - t0
     gold = [[(e.start, e.end, e.type) for e in ex.entities] for ex in examples]
@@ -230,5 +261,5 @@ def eval_ner(model, examples: Sequence[Example], label_map: dict[str, str] | Non
     return NerReport(
         model=name, sentences=len(examples), precision=micro.precision, recall=micro.recall, f1=micro.f1,
         tp=micro.tp, fp=micro.fp, fn=micro.fn, per_type=per_type, seconds=seconds,
-        sentences_per_second=len(examples) / seconds if seconds > 0 else 0.0, label_map=label_map,
+        sentences_per_second=len(examples) / seconds if seconds > 0 else 0.0, label_map=label_map, snapped=snap,
     )

