@@ -195,7 +195,7 @@ DATASET_ALIASES = {"redocred": "re-docred", "re_docred": "re-docred", "docred": 
 def docred_split(title: str) -> str:
     """Our deterministic split of Re-DocRED's 500 revised dev documents.
 
-    sha1(title) mod 10: 0-7 -> train (399 docs), 8 -> validation (50), 9 -> test (51).
+    sha1(title) mod 10: 0-7 -> train (400 docs), 8 -> validation (50), 9 -> test (50).
     Upstream's train split was not available; these three parts never share a document.
     """
     h = int(hashlib.sha1(title.encode("utf-8")).hexdigest(), 16) % 10

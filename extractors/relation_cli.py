@@ -71,6 +71,8 @@ def register(train_sub, eval_sub) -> None:
     p.add_argument("--dropout", type=float, default=0.1)
     p.add_argument("--layers", type=int, default=None, help="keep only the first N transformer layers")
     p.add_argument("--max-steps", type=int, default=None, help="stop after N optimiser steps (smoke tests)")
+    p.add_argument("--quantize", action="store_true",
+                   help="run the artifact with int8 dynamic quantization on CPU (calibrated that way on dev)")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_guarded(cmd_train))
@@ -92,6 +94,7 @@ def register(train_sub, eval_sub) -> None:
     p.add_argument("--no-e2e", action="store_true", help="gold entities only")
     p.add_argument("--threshold", type=float, default=None, help="override the model's dev-tuned threshold")
     p.add_argument("--device", choices=["cpu", "cuda", "auto"], default="cpu")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_guarded(cmd_eval))
 
@@ -116,14 +119,14 @@ def cmd_train(args) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    command = "kg train relations " + " ".join(shlex.quote(a) for a in sys.argv[3:]) if len(sys.argv) > 3 else ""
+    command = _train_command(args)
     if not dev:
         _note("no --dev: the last epoch is kept, temperature 1 and threshold 0.5 (not calibrated)")
     summary = train_relation_model(
         train, schema, args.out, dev,
         epochs=args.epochs, lr=args.lr, head_lr=args.head_lr, batch_size=args.batch_size, seed=args.seed,
         device=args.device, warmup=args.warmup, dropout=args.dropout, num_layers=args.layers,
-        max_steps=args.max_steps, sources=list(args.data), dev_sources=list(args.dev or []),
+        max_steps=args.max_steps, quantize=args.quantize, sources=list(args.data), dev_sources=list(args.dev or []),
         command=command, progress=not args.quiet,
         log=lambda m: print(m, file=sys.stderr, flush=True),
     )
@@ -133,6 +136,27 @@ def cmd_train(args) -> int:
         f"dev F1 {summary['dev']['f1'] * 100:.2f} (gold entities) at threshold {summary['threshold']:.2f}"
         if "dev" in summary else "no dev set"))
     return 0
+
+
+def _train_command(args) -> str:
+    """The exact command line that reproduces this run (every setting spelled out)."""
+    parts = ["kg", "train", "relations", "--data", *args.data]
+    if args.schema:
+        parts += ["--schema", args.schema]
+    parts += ["--out", args.out]
+    if args.dev:
+        parts += ["--dev", *args.dev]
+    parts += ["--epochs", args.epochs, "--lr", args.lr, "--head-lr", args.head_lr, "--batch-size", args.batch_size,
+              "--seed", args.seed, "--device", args.device]
+    for flag, value, default in (("--warmup", args.warmup, 0.1), ("--dropout", args.dropout, 0.1),
+                                 ("--layers", args.layers, None), ("--max-steps", args.max_steps, None),
+                                 ("--threads", args.threads, 0)):
+        if value != default:
+            parts += [flag, value]
+    for flag, value, default in (("--quantize", args.quantize, False),):
+        if value != default:
+            parts += [flag]
+    return " ".join(shlex.quote(str(p)) for p in parts)
 
 
 def write_model_card(out: Path, config: dict, test: dict | None = None) -> Path:
@@ -166,6 +190,8 @@ def write_model_card(out: Path, config: dict, test: dict | None = None) -> Path:
         "states. Sigmoid per relation, temperature-calibrated on dev.", "",
         f"- schema: `{config['schema']['name']}`; relations: {', '.join(config['relations'])}",
         f"- temperature {config.get('temperature')}, decision threshold {config.get('threshold')} (both fitted on dev)",
+        "- inference on CPU with int8 dynamic quantization of the encoder's linear layers (calibrated that way)"
+        if config.get("quantize") else "- inference in fp32",
         "- stored: transformer layers + marker embeddings + head in fp16 safetensors; the frozen word embeddings "
         f"come from the `{config['base_package']}` package (Apache-2.0).", "",
         "## Training data and licences", "",
@@ -299,14 +325,17 @@ def cmd_eval(args) -> int:
 
     from extractors.datasets import DATASETS, load_dataset, parse_dataset_spec
     from extractors.ner import ModelLoadError, SpacyEntityExtractor
-    from extractors.relation_model import WEIGHTS_DIR, MarkerRelationExtractor
+    from extractors.relation_model import WEIGHTS_DIR, MarkerRelationExtractor, artifact_schema
     from kg.config import get_settings
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     model_dir = Path(args.model) if args.model else _default_model(args.dataset)
     if not args.model and not (model_dir / "config.json").exists():
         raise ModelLoadError(f"no relation model at {model_dir}: train one with `kg train relations` or pass --model DIR")
+    schema = artifact_schema(model_dir)  # read the data before the (slower) model load: errors come fast
+    examples = load_dataset(args.dataset, args.split, schema)
     model = MarkerRelationExtractor.load(model_dir, device=args.device, threshold=args.threshold)
-    examples = load_dataset(args.dataset, args.split, model.schema)
     if not examples:
         _err(f"{args.dataset}: no examples")
         return 2

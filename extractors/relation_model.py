@@ -22,6 +22,7 @@ Artifact layout: config.json, model.safetensors, MODEL_CARD.md.
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
@@ -50,6 +51,17 @@ def default_relation_model_path() -> Path | None:
     """extractors/weights/relations-default when it is installed, else None."""
     p = WEIGHTS_DIR / "relations-default"
     return p if (p / "config.json").exists() and (p / "model.safetensors").exists() else None
+
+
+def artifact_schema(path: str | Path) -> Schema:
+    """The schema an artifact was trained with, from its config.json (no weights loaded)."""
+    cfg = Path(path) / "config.json"
+    if not cfg.exists():
+        raise ModelLoadError(f"no relation model at {path} (needs config.json and model.safetensors)")
+    try:
+        return Schema.from_dict(json.loads(cfg.read_text(encoding="utf-8"))["schema"], str(cfg))
+    except (json.JSONDecodeError, KeyError) as e:
+        raise ModelLoadError(f"{cfg}: not a relation model config ({e.__class__.__name__})") from None
 
 
 def base_model_path() -> str:
@@ -606,6 +618,54 @@ def _sweep_thresholds(extractor: MarkerRelationExtractor, insts, probs, examples
     return best[1], best[2], curve
 
 
+def calibrate(extractor: MarkerRelationExtractor, dev_examples: list[Example]) -> dict:
+    """Fit the temperature (binary NLL over every schema-allowed pair x relation of dev) and then
+    the threshold (best strict micro-F1 on dev, gold entities); set both on the extractor and in
+    its config (with 'dev_metrics'). Returns them with the dev metrics and ECE before/after."""
+    codec, schema, R = extractor.codec, extractor.schema, len(extractor.relations)
+    dev = _label_instances(codec, dev_examples, schema)
+    extractor.temperature = 1.0
+    raw = extractor.score_instances(dev)
+    lg, lb = [], []
+    for x, p in zip(dev, raw):
+        tys = x._types  # type: ignore[attr-defined]
+        for n, (h, t) in enumerate(x.pairs):
+            allowed = codec.allowed[tys[h], tys[t]]
+            pr = np.clip(p[n][allowed].astype(np.float64), 1e-12, 1 - 1e-12)
+            lg.append(np.log(pr / (1 - pr)))
+            row = np.zeros(R, dtype=np.float64)
+            row[x.labels[n]] = 1
+            lb.append(row[allowed])
+    lg_a = np.concatenate(lg) if lg else np.zeros(0)
+    lb_a = np.concatenate(lb) if lb else np.zeros(0)
+    T = _fit_temperature(lg_a, lb_a)
+    extractor.temperature = T
+    thr, m, _ = _sweep_thresholds(extractor, dev, extractor.score_instances(dev), dev_examples, schema)
+    extractor.threshold = thr
+    before, after = ece(1 / (1 + np.exp(-lg_a)), lb_a), ece(1 / (1 + np.exp(-lg_a / T)), lb_a)
+    cfg = extractor.config
+    cfg.update({"temperature": round(T, 4), "threshold": thr})
+    cfg["dev_metrics"] = {k: m[k] for k in ("precision", "recall", "f1", "macro_f1")}
+    cfg["dev_metrics"]["per_relation"] = {r: {k: v[k] for k in ("precision", "recall", "f1", "gold")}
+                                          for r, v in m["per_relation"].items()}
+    cfg["dev_metrics"].update({"ece_before": before, "ece_after": after, "sentences": len(dev_examples)})
+    return {"temperature": T, "threshold": thr, "dev": m, "dev_ece_before": before, "dev_ece_after": after}
+
+
+def recalibrate_artifact(path: str | Path, dev_examples: list[Example], quantize: bool | None = None) -> dict:
+    """Refit temperature and threshold of a saved artifact on dev (optionally switching int8
+    quantization on or off); rewrites its config.json, weights untouched."""
+    path = Path(path)
+    cfg = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    if quantize is not None:
+        cfg["quantize"] = bool(quantize)
+        (path / "config.json").write_text(json.dumps(cfg, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    ext = MarkerRelationExtractor.load(path)
+    cal = calibrate(ext, dev_examples)
+    (path / "config.json").write_text(json.dumps(ext.config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return cal
+
+
 def train_relation_model(
     train_examples: list[Example],
     schema: Schema,
@@ -625,6 +685,7 @@ def train_relation_model(
     num_layers: int | None = None,
     mlp_hidden: int = 768,
     max_steps: int | None = None,
+    quantize: bool = False,
     name: str | None = None,
     sources: list[str] | None = None,
     dev_sources: list[str] | None = None,
@@ -635,6 +696,8 @@ def train_relation_model(
     """Fine-tune, pick the best epoch, fit temperature and threshold on dev, save the artifact.
 
     Without dev examples the last epoch is kept, temperature stays 1 and the threshold 0.5.
+    quantize: the artifact runs with int8 dynamic quantization of the encoder's linear layers
+    on CPU (faster); temperature and threshold are then fitted on the quantized model.
     Returns a summary (losses, dev metrics per epoch, temperature, threshold).
     """
     import torch
@@ -724,34 +787,20 @@ def train_relation_model(
     summary = {"history": history, "losses": losses, "train_sentences": len(train), "steps": step}
     if dev:
         net.load_state_dict(best[1], strict=False)
-        net.eval()
-        # calibration on dev: temperature on the allowed (pair, relation) logits
-        extractor.temperature = 1.0
-        raw = extractor.score_instances(dev)
-        lg, lb = [], []
-        for x, p in zip(dev, raw):
-            tys = x._types  # type: ignore[attr-defined]
-            for n, (h, t) in enumerate(x.pairs):
-                allowed = codec.allowed[tys[h], tys[t]]
-                pr = np.clip(p[n][allowed], 1e-7, 1 - 1e-7)
-                lg.append(np.log(pr / (1 - pr)))
-                row = np.zeros(len(relations), dtype=np.float32)
-                row[x.labels[n]] = 1
-                lb.append(row[allowed])
-        lg_a = np.concatenate(lg) if lg else np.zeros(0)
-        lb_a = np.concatenate(lb) if lb else np.zeros(0)
-        T = _fit_temperature(lg_a, lb_a)
-        extractor.temperature = T
-        probs = extractor.score_instances(dev)
-        thr, m, curve = _sweep_thresholds(extractor, dev, probs, dev_examples, schema)
-        config.update({"temperature": round(T, 4), "threshold": thr})
-        extractor.threshold = thr
-        summary.update({
-            "best_epoch": best[2], "temperature": T, "threshold": thr, "dev": m,
-            "dev_ece_before": ece(1 / (1 + np.exp(-lg_a)), lb_a), "dev_ece_after": ece(1 / (1 + np.exp(-lg_a / T)), lb_a),
-        })
-        log(f"best epoch {best[2]}; temperature {T:.3f} (dev ECE {summary['dev_ece_before']:.4f} -> "
-            f"{summary['dev_ece_after']:.4f}); threshold {thr:.2f}: dev P {m['precision'] * 100:.2f} "
+    net.eval()
+    with torch.no_grad():  # calibrate exactly what ships: fp16-rounded weights (and int8 if asked)
+        for n, p in net.named_parameters():
+            if n != WORD_EMB_KEY:
+                p.copy_(p.half().float())
+    if quantize and device == "cpu":
+        extractor.net = _quantize(copy.deepcopy(net))
+    config["quantize"] = bool(quantize and device == "cpu")
+    if dev:
+        cal = calibrate(extractor, dev_examples)
+        summary.update({"best_epoch": best[2], **cal})
+        m = cal["dev"]
+        log(f"best epoch {best[2]}; temperature {cal['temperature']:.3f} (dev ECE {cal['dev_ece_before']:.4f} -> "
+            f"{cal['dev_ece_after']:.4f}); threshold {cal['threshold']:.2f}: dev P {m['precision'] * 100:.2f} "
             f"R {m['recall'] * 100:.2f} F1 {m['f1'] * 100:.2f}")
     config["training"] = {
         "data": sources or [], "dev": dev_sources or [], "epochs": epochs, "lr": lr, "head_lr": head_lr,
@@ -759,12 +808,6 @@ def train_relation_model(
         "device": device, "best_epoch": summary.get("best_epoch"), "steps": step, "command": command,
         "history": history,
     }
-    if dev:
-        config["dev_metrics"] = {k: summary["dev"][k] for k in ("precision", "recall", "f1", "macro_f1")}
-        config["dev_metrics"]["per_relation"] = {r: {k: v[k] for k in ("precision", "recall", "f1", "gold")}
-                                                 for r, v in summary["dev"]["per_relation"].items()}
-        config["dev_metrics"]["ece_before"] = summary["dev_ece_before"]
-        config["dev_metrics"]["ece_after"] = summary["dev_ece_after"]
     save_artifact(net, config, out_dir)
     summary["config"] = config
     return summary

@@ -1,0 +1,177 @@
+"""The marker relation model: dataset converters, a tiny real training run, the shipped
+artifact, and clean CLI errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from extractors import datasets as ds
+from extractors.relation_model import (
+    MarkerRelationExtractor,
+    default_relation_model_path,
+    train_relation_model,
+)
+from graph_schema import load_schema
+from kg.cli import main
+from kg.config import get_settings
+from kg.types import Chunk, Mention
+
+DATA = Path(get_settings().datasets_dir)
+needs_data = pytest.mark.skipif(not (DATA / "conll04").exists(), reason="shared datasets not present")
+
+
+def _span(ex, ent_id):
+    e = next(e for e in ex.entities if e.id == ent_id)
+    return ex.text[e.start:e.end], e.type
+
+
+def _triples(ex):
+    return {(_span(ex, r.head)[0], r.type, _span(ex, r.tail)[0]) for r in ex.relations}
+
+
+# --- converters on real rows ---
+
+@needs_data
+def test_conll04_default_mapping():
+    ex = ds.load_dataset("conll04", "train", "default")[0]
+    assert ex.text.startswith("Newspaper ` Explains ' U.S. Interests Section")
+    assert ("Radio Reloj Network", "Organization") in {_span(ex, e.id) for e in ex.entities}
+    assert ("13 Feb 94", "Misc") in {_span(ex, e.id) for e in ex.entities}
+    assert _triples(ex) == {("Radio Reloj Network", "BASED_IN", "Havana")}
+    native = ds.load_dataset("conll04:train", None, "conll04")[0]
+    assert _triples(native) == {("Radio Reloj Network", "OrgBased_In", "Havana")}
+    assert _span(native, "e2") == ("Radio Reloj Network", "Org")
+
+
+@needs_data
+def test_docred_sentence_examples_and_split():
+    path = DATA / "re-docred" / "dev_revised.json"
+    ex = next(ds.from_docred(path))
+    assert ex.id == "Willi Schneider (skeleton racer)#0"
+    ents = {_span(ex, e.id) for e in ex.entities}
+    assert {('Wilfried " Willi " Schneider', "Person"), ("Mediaș", "Location"), ("Transylvania", "Location")} <= ents
+    assert not any(t in ("TIME", "NUM") for _, t in ents) and "13 March 1963" not in {s for s, _ in ents}
+    assert {('Wilfried " Willi " Schneider', "BORN_IN", "Mediaș"), ("Mediaș", "LOCATED_IN", "Transylvania")} <= _triples(ex)
+    docs = json.loads(path.read_text(encoding="utf-8"))
+    splits = [ds.docred_split(d["title"]) for d in docs]
+    assert (splits.count("train"), splits.count("validation"), splits.count("test")) == (400, 50, 50)
+    assert splits == [ds.docred_split(d["title"]) for d in docs]  # deterministic
+
+
+@needs_data
+def test_casrel_last_word_spans_and_inferred_types():
+    ex = next(ds.from_casrel(DATA / "webnlg_star" / "train_triples.json"))
+    # 'Alan Bean ... born in Wheeler , Texas': entities are marked on their last word
+    assert {_span(ex, e.id) for e in ex.entities} == {("Bean", "Person"), ("Texas", "Location")}
+    assert _triples(ex) == {("Bean", "BORN_IN", "Texas")}
+    # an inverted mapping: "<club> manager <person>" -> person WORKS_FOR club
+    rows = ds.load_dataset("webnlg_star", "train", "default")
+    assert any(r.type == "WORKS_FOR" and _span(x, r.head)[1] == "Person" for x in rows for r in x.relations)
+
+
+# --- training and the artifact ---
+
+@needs_data
+def test_tiny_training_run_saves_a_loadable_artifact(tmp_path):
+    schema = load_schema("conll04")
+    train = ds.load_dataset("conll04", "train", schema)[:30]
+    dev = ds.load_dataset("conll04", "dev", schema)[:12]
+    out = tmp_path / "tiny"
+    summary = train_relation_model(train, schema, out, dev, epochs=3, batch_size=10, seed=1, progress=False,
+                                   log=lambda m: None)
+    losses = summary["losses"]
+    assert len(losses) == 9
+    assert sum(losses[-3:]) / 3 < sum(losses[:3]) / 3
+    assert (out / "model.safetensors").stat().st_size < 50e6
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["temperature"] > 0 and 0 < cfg["threshold"] < 1
+    model = MarkerRelationExtractor.load(out)
+    assert model.name == "tiny" and model.relations == list(schema.relation_types)
+    ex = dev[0]
+    chunk = Chunk("d:0", "d", 0, ex.text, 0, len(ex.text))
+    ms = [Mention(ex.text[e.start:e.end], e.type, e.start, e.end) for e in ex.entities]
+    rels = model.extract([chunk], [ms])[0]
+    for r in rels:
+        assert 0 <= r.confidence <= 1 and (r.start, r.end) == (0, len(ex.text)) and r.model == "tiny"
+        assert schema.allowed(r.type, ms[r.head].type, ms[r.tail].type)
+
+
+def test_shipped_default_model_finds_works_for():
+    path = default_relation_model_path()
+    if path is None:
+        pytest.skip("extractors/weights/relations-default is not installed")
+    model = MarkerRelationExtractor.load(path)
+    text = "John Smith works for Acme Corporation in Boston. Mary Jones lives in Paris."
+    s1 = text.index(".") + 1
+    chunk = Chunk("d:0", "d", 0, text, 0, len(text), sentences=[(0, s1), (s1 + 1, len(text))])
+
+    def m(name, typ, label):
+        i = text.index(name)
+        return Mention(name, typ, i, i + len(name), "d:0", label)
+
+    ms = [m("John Smith", "Person", "PERSON"), m("Acme Corporation", "Organization", "ORG"),
+          m("Boston", "Location", "GPE"), m("Mary Jones", "Person", "PERSON"), m("Paris", "Location", "GPE")]
+    rels = model.extract([chunk], [ms])[0]
+    found = {(ms[r.head].text, r.type, ms[r.tail].text) for r in rels}
+    assert ("John Smith", "WORKS_FOR", "Acme Corporation") in found
+    works = next(r for r in rels if r.type == "WORKS_FOR" and ms[r.head].text == "John Smith")
+    assert (works.start, works.end) == (0, s1) and works.model == "relations-default" and 0.5 < works.confidence <= 1
+    # never across sentences
+    assert not any({ms[r.head].text, ms[r.tail].text} & {"Mary Jones", "Paris"}
+                   and {ms[r.head].text, ms[r.tail].text} & {"John Smith", "Acme Corporation", "Boston"} for r in rels)
+
+
+# --- CLI errors: one line on stderr, exit code 2 ---
+
+def _one_line_error(capsys, argv):
+    code = main(argv)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert len(err) == 1 and err[0].startswith("kg: error:") and "Traceback" not in err[0]
+    return err[0]
+
+
+def test_cli_train_missing_file(capsys, tmp_path):
+    msg = _one_line_error(capsys, ["train", "relations", "--data", str(tmp_path / "nope.jsonl"),
+                                   "--schema", "conll04", "--out", str(tmp_path / "m")])
+    assert "nope.jsonl" in msg
+
+
+def test_cli_train_malformed_jsonl(capsys, tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"text": "ok", "entities": []}\n{"text": oops}\n', encoding="utf-8")
+    msg = _one_line_error(capsys, ["train", "relations", "--data", str(bad), "--schema", "conll04",
+                                   "--out", str(tmp_path / "m")])
+    assert "bad.jsonl:2" in msg and "invalid JSON" in msg
+
+
+def test_cli_train_unknown_relation_type(capsys, tmp_path):
+    f = tmp_path / "x.jsonl"
+    f.write_text(json.dumps({"text": "Ada worked for Acme.", "entities": [
+        {"id": "a", "start": 0, "end": 3, "type": "Peop"}, {"id": "b", "start": 15, "end": 19, "type": "Org"}],
+        "relations": [{"head": "a", "tail": "b", "type": "EMPLOYED_BY"}]}) + "\n", encoding="utf-8")
+    msg = _one_line_error(capsys, ["train", "relations", "--data", str(f), "--schema", "conll04",
+                                   "--out", str(tmp_path / "m")])
+    assert "EMPLOYED_BY" in msg and "conll04" in msg
+
+
+def test_cli_unknown_dataset(capsys, tmp_path):
+    msg = _one_line_error(capsys, ["train", "relations", "--data", "nosuchset:train", "--schema", "conll04",
+                                   "--out", str(tmp_path / "m")])
+    assert "nosuchset" in msg
+
+
+@needs_data
+def test_cli_eval_errors(capsys, tmp_path):
+    msg = _one_line_error(capsys, ["eval", "relations", "--dataset", "conll04", "--model", str(tmp_path / "none")])
+    assert "no relation model" in msg
+    if default_relation_model_path() is not None:
+        msg = _one_line_error(capsys, ["eval", "relations", "--dataset", "nosuchset",
+                                       "--model", str(default_relation_model_path())])
+        assert "nosuchset" in msg
+        msg = _one_line_error(capsys, ["eval", "relations", "--dataset", "conll04", "--split", "nope",
+                                       "--model", str(default_relation_model_path())])
+        assert "nope" in msg
