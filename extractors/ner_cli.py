@@ -119,12 +119,15 @@ def register(train_sub, eval_sub) -> None:
     p.add_argument("--base", default=STOCK_MODEL, metavar="MODEL", help=f"base spaCy pipeline (default {STOCK_MODEL})")
     from extractors.ner_train import STRATEGIES
 
-    p.add_argument("--strategy", choices=STRATEGIES, default="source",
-                   help="source: fine-tune the base ner (default); init-tok2vec: fresh ner on the base ner's "
-                        "tok2vec weights; listen: fresh ner on the base shared tok2vec; scratch")
+    p.add_argument("--strategy", choices=STRATEGIES, default="init-tok2vec",
+                   help="init-tok2vec (default): fresh ner, only the data's labels, on the base ner's tok2vec "
+                        "weights; source: fine-tune the whole base ner; listen: fresh ner on the base shared "
+                        "tok2vec; scratch: random weights")
+    p.add_argument("--hidden-width", type=int, default=None,
+                   help="hidden layer of a fresh ner (default: the base ner's, 64)")
     p.add_argument("--epochs", type=int, default=40, help="most passes over the training data")
     p.add_argument("--max-steps", type=int, default=0, help="most optimizer steps (0: no cap)")
-    p.add_argument("--patience", type=int, default=800, help="stop after N steps without a better dev F1")
+    p.add_argument("--patience", type=int, default=700, help="stop after N steps without a better dev F1")
     p.add_argument("--eval-frequency", type=int, default=100, help="evaluate on dev every N steps")
     p.add_argument("--dropout", type=float, default=0.1)
     p.add_argument("--learn-rate", type=float, default=0.001)
@@ -168,7 +171,7 @@ def cmd_train(args) -> int:
         train, dev, args.out, base=args.base, strategy=args.strategy, epochs=args.epochs,
         max_steps=args.max_steps, patience=args.patience, eval_frequency=args.eval_frequency,
         dropout=args.dropout, learn_rate=args.learn_rate, seed=args.seed, alignment_mode=args.alignment,
-        trim_punct=args.trim_punct, stdout=sys.stderr,
+        trim_punct=args.trim_punct, hidden_width=args.hidden_width, stdout=sys.stderr,
     )
     dev_report = None
     if dev:
@@ -266,6 +269,8 @@ def train_command(args) -> str:
               "--max-steps", args.max_steps, "--patience", args.patience, "--eval-frequency", args.eval_frequency,
               "--dropout", args.dropout, "--learn-rate", args.learn_rate, "--seed", args.seed,
               "--alignment", args.alignment]
+    if args.hidden_width:
+        parts += ["--hidden-width", args.hidden_width]
     if not args.trim_punct:
         parts.append("--no-trim-punct")
     return " ".join(shlex.quote(str(p)) for p in parts)

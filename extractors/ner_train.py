@@ -196,7 +196,10 @@ def build_config(base: str, strategy: str, *, train_path: Path, dev_path: Path, 
 
             pretraining = Config().from_disk(DEFAULT_CONFIG_PRETRAIN_PATH)["pretraining"]
             pretraining.update({"component": "ner", "layer": "tok2vec"})
-    if hidden_width and strategy != "source":  # a sourced ner keeps its trained shape
+    if hidden_width and strategy in ("source", "init-tok2vec"):
+        # the base ner's tok2vec ref ends in its projection to the hidden width
+        raise TrainError(f"hidden_width cannot change with strategy {strategy!r}: use 'listen' or 'scratch'")
+    if hidden_width:
         components["ner"]["model"]["hidden_width"] = hidden_width
     components["ner"]["scorer"] = {"@scorers": "spacy.ner_scorer.v1"}
     cfg = {
@@ -368,7 +371,7 @@ def _finalize(out_dir: Path, strategy: str, base: str) -> None:
     cfg = Config().from_disk(out_dir / "config.cfg", interpolate=False)
     cfg["initialize"]["lookups"] = {"@misc": "spacy.LookupsDataLoader.v1", "lang": "${nlp.lang}",
                                     "tables": ["lexeme_norm"]}
-    cfg["paths"]["init_tok2vec"] = None
+    cfg["paths"].update({"train": None, "dev": None, "init_tok2vec": None})  # the temporary work folder
     cfg.pop("pretraining", None)
     cfg.to_disk(out_dir / "config.cfg")
     meta = json.loads((out_dir / "meta.json").read_text())
