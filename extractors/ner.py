@@ -45,9 +45,11 @@ class SpacyEntityExtractor:
         self.name = f"spacy:{Path(self.model).name}"
         self.batch_size = batch_size
         nlp = load_spacy(self.model)
-        keep = {"ner", "tok2vec"} if "ner" in nlp.pipe_names else set()
-        if not keep:
+        if "ner" not in nlp.pipe_names:
             raise ModelLoadError(f"spaCy model {self.model!r} has no 'ner' component")
+        # only ner, and a shared tok2vec if ner listens to it (en_core_web_sm's ner has its own)
+        keep = {"ner"} | {name for name, proc in nlp.pipeline
+                          if "ner" in getattr(proc, "listening_components", [])}
         self._disabled = [p for p in nlp.pipe_names if p not in keep]
         self.nlp = nlp
 
