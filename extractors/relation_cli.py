@@ -96,6 +96,8 @@ def register(train_sub, eval_sub) -> None:
     p.add_argument("--device", choices=["cpu", "cuda", "auto"], default="cpu")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--update-card", action="store_true",
+                   help="also record these results in the model's MODEL_CARD.md (one section per dataset split)")
     p.set_defaults(func=_guarded(cmd_eval))
 
 
@@ -216,8 +218,13 @@ def write_model_card(out: Path, config: dict, test: dict | None = None) -> Path:
             lines.append(f"| {r} | {v['precision'] * 100:.1f} | {v['recall'] * 100:.1f} | {v['f1'] * 100:.1f} | {v['gold']} |")
     else:
         lines.append("no dev set was given")
+    results = dict(config.get("eval_results", {}))
     if test:
-        lines += ["", "## Test results", "", test.get("markdown", "")]
+        results[test["dataset"]] = test
+    if results:
+        lines += ["", "## Evaluation (`kg eval relations`)", ""]
+        for key in sorted(results):
+            lines += [results[key]["markdown"], ""]
     out.mkdir(parents=True, exist_ok=True)
     path = out / "MODEL_CARD.md"
     path.write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
@@ -263,8 +270,20 @@ def _timed_extract(model, chunks, mentions):
     return rels, time.perf_counter() - t0
 
 
-def evaluate(model, examples, ner=None) -> dict:
-    """Scores of a MarkerRelationExtractor (or any RelationExtractor with .schema) on examples."""
+def snap_to_tokens(text: str, start: int, end: int) -> tuple[int, int]:
+    """Widen a span to whole whitespace-delimited tokens (for datasets whose text is their tokens
+    joined by spaces: gold entities cover whole tokens, and token-level scorers see predictions so)."""
+    while start > 0 and not text[start - 1].isspace():
+        start -= 1
+    while end < len(text) and not text[end].isspace():
+        end += 1
+    return start, end
+
+
+def evaluate(model, examples, ner=None, snap: bool = False) -> dict:
+    """Scores of a MarkerRelationExtractor on examples: strict micro/macro F1 with gold entities
+    and, given a spaCy entity extractor, end to end. snap: widen NER spans to whole whitespace
+    tokens first (token-built datasets)."""
     from extractors.relation_model import gold_sets, prf, score_sets
     from kg.types import Mention
 
@@ -281,6 +300,11 @@ def evaluate(model, examples, ner=None) -> dict:
         t0 = time.perf_counter()
         ner_mentions = ner.extract(chunks)
         ner_secs = time.perf_counter() - t0
+        if snap:
+            for ex, ms in zip(examples, ner_mentions):
+                for m in ms:
+                    m.start, m.end = snap_to_tokens(ex.text, m.start, m.end)
+                    m.text = ex.text[m.start:m.end]
         g_ents = [{(e.start, e.end, e.type) for e in ex.entities} for ex in examples]
         p_ents = [{(m.start, m.end, model._type_of(m)) for m in ms} for ms in ner_mentions]
         rels, secs = _timed_extract(model, chunks, ner_mentions)
@@ -320,6 +344,45 @@ def format_report(res: dict) -> str:
     return "\n".join(lines)
 
 
+def results_markdown(res: dict, command: str) -> str:
+    """A model-card section for one `kg eval relations` result."""
+    g, e = res["gold_entities"], res.get("end_to_end")
+    sp = res["gold_entities_speed"]["sentences_per_second"]
+    lines = [f"### {res['dataset']} ({res['sentences']} sentences, {res['gold_relations']} relations)", "",
+             "```", command, "```", "", "| setting | P | R | micro-F1 | macro-F1 |", "|---|---|---|---|---|",
+             f"| gold entities | {g['precision'] * 100:.2f} | {g['recall'] * 100:.2f} | {g['f1'] * 100:.2f} | "
+             f"{g['macro_f1'] * 100:.2f} |"]
+    if e:
+        n = res["ner"]
+        lines += [f"| end-to-end, NER `{Path(res['ner_model']).name}` | {e['precision'] * 100:.2f} | "
+                  f"{e['recall'] * 100:.2f} | {e['f1'] * 100:.2f} | {e['macro_f1'] * 100:.2f} |",
+                  f"| (NER spans alone) | {n['precision'] * 100:.2f} | {n['recall'] * 100:.2f} | {n['f1'] * 100:.2f} | |"]
+    lines += ["", "| relation | gold | P | R | F1 |" + (" e2e P | e2e R | e2e F1 |" if e else ""),
+              "|---|---|---|---|---|" + ("---|---|---|" if e else "")]
+    for r, v in g["per_relation"].items():
+        row = f"| {r} | {v['gold']} | {v['precision'] * 100:.1f} | {v['recall'] * 100:.1f} | {v['f1'] * 100:.1f} |"
+        if e:
+            w = e["per_relation"][r]
+            row += f" {w['precision'] * 100:.1f} | {w['recall'] * 100:.1f} | {w['f1'] * 100:.1f} |"
+        lines.append(row)
+    lines += ["", f"Relation step: {sp:.0f} sentences/s with gold entities"
+              + (f", {res['end_to_end_speed']['sentences_per_second']:.0f} with NER entities" if e else "")
+              + f" ({res['threads']} torch threads; wall clock on the machine that ran it, shared with other jobs)."]
+    return "\n".join(lines)
+
+
+def _eval_command(args) -> str:
+    parts = ["kg", "eval", "relations", "--dataset", args.dataset, "--split", args.split]
+    for flag, value in (("--model", args.model), ("--ner", args.ner), ("--threshold", args.threshold)):
+        if value is not None:
+            parts += [flag, value]
+    if args.no_e2e:
+        parts.append("--no-e2e")
+    if args.threads:
+        parts += ["--threads", args.threads]
+    return " ".join(shlex.quote(str(p)) for p in parts)
+
+
 def cmd_eval(args) -> int:
     import torch
 
@@ -356,12 +419,24 @@ def cmd_eval(args) -> int:
             ner = SpacyEntityExtractor(model.schema, ner_path)
     if skipped:
         _note(skipped)
-    res = evaluate(model, examples, ner)
+    res = evaluate(model, examples, ner, snap=name in DATASETS)  # named datasets are token-built
     res.update({"dataset": f"{name}:{split}" if name in DATASETS else name, "model": str(model_dir),
                 "threshold": model.threshold, "temperature": model.temperature, "ner_model": ner_path,
                 "threads": torch.get_num_threads()})
     if skipped:
         res["end_to_end_skipped"] = skipped
+    if args.update_card:
+        cfg_path = model_dir / "config.json"
+        cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
+        e2e = res.get("end_to_end")
+        cfg.setdefault("eval_results", {})[res["dataset"]] = {
+            "command": _eval_command(args), "gold_entities_f1": res["gold_entities"]["f1"],
+            "end_to_end_f1": e2e["f1"] if e2e else None, "ner_model": res.get("ner_model"),
+            "sentences_per_second": res["gold_entities_speed"]["sentences_per_second"],
+            "markdown": results_markdown(res, _eval_command(args)),
+        }
+        cfg_path.write_text(json.dumps(cfg, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        write_model_card(model_dir, cfg)
     if args.json:
         print(json.dumps(res, indent=2))
     else:

@@ -460,9 +460,12 @@ def _quantize(net):
 
     import torch
 
-    with warnings.catch_warnings():
+    with warnings.catch_warnings():  # torch.ao.quantization is deprecated (still in 2.13) but the fastest here
         warnings.simplefilter("ignore")
-        net.encoder = torch.ao.quantization.quantize_dynamic(net.encoder, {torch.nn.Linear}, dtype=torch.qint8)
+        from torch.ao.quantization import per_channel_dynamic_qconfig
+
+        # per-channel int8 weights: as fast as per-tensor on this CPU, and closer to fp32 on dev
+        net.encoder = torch.ao.quantization.quantize_dynamic(net.encoder, {torch.nn.Linear: per_channel_dynamic_qconfig})
     return net
 
 
