@@ -97,18 +97,6 @@ def test_data_dir_that_is_not_writable(tmp_path):
         FalkorDBServer(blocker / "data").start()
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes through file permissions")
-def test_read_only_data_dir(tmp_path):
-    d = tmp_path / "ro"
-    d.mkdir()
-    d.chmod(0o500)
-    try:
-        with pytest.raises(StoreError, match="is not writable"):
-            FalkorDBServer(d).start()
-    finally:
-        d.chmod(0o700)
-
-
 def test_start_failure_shows_the_log(tmp_path):
     (tmp_path / "appendonlydir").write_text("not a directory")  # redis cannot open its AOF
     with pytest.raises(StoreError, match="exited at start") as e:
