@@ -71,6 +71,9 @@ def register(train_sub, eval_sub) -> None:
     p.add_argument("--dropout", type=float, default=0.1)
     p.add_argument("--layers", type=int, default=None, help="keep only the first N transformer layers")
     p.add_argument("--max-steps", type=int, default=None, help="stop after N optimiser steps (smoke tests)")
+    p.add_argument("--entity-noise", type=float, default=0.0, metavar="P",
+                   help="per-epoch probability that a training entity gets an NER-like type or boundary error "
+                        "and loses its relations (robustness to NER mistakes end to end); default 0")
     p.add_argument("--quantize", action="store_true",
                    help="run the artifact with int8 dynamic quantization on CPU (calibrated that way on dev)")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
@@ -128,7 +131,7 @@ def cmd_train(args) -> int:
         train, schema, args.out, dev,
         epochs=args.epochs, lr=args.lr, head_lr=args.head_lr, batch_size=args.batch_size, seed=args.seed,
         device=args.device, warmup=args.warmup, dropout=args.dropout, num_layers=args.layers,
-        max_steps=args.max_steps, quantize=args.quantize, sources=list(args.data), dev_sources=list(args.dev or []),
+        max_steps=args.max_steps, quantize=args.quantize, entity_noise=args.entity_noise, sources=list(args.data), dev_sources=list(args.dev or []),
         command=command, progress=not args.quiet,
         log=lambda m: print(m, file=sys.stderr, flush=True),
     )
@@ -152,6 +155,7 @@ def _train_command(args) -> str:
               "--seed", args.seed, "--device", args.device]
     for flag, value, default in (("--warmup", args.warmup, 0.1), ("--dropout", args.dropout, 0.1),
                                  ("--layers", args.layers, None), ("--max-steps", args.max_steps, None),
+                                 ("--entity-noise", args.entity_noise, 0.0),
                                  ("--threads", args.threads, 0)):
         if value != default:
             parts += [flag, value]
@@ -206,7 +210,8 @@ def write_model_card(out: Path, config: dict, test: dict | None = None) -> Path:
         "## Training", "",
         f"epochs {tr.get('epochs')} (best on dev: {tr.get('best_epoch')}), lr {tr.get('lr')} (encoder) / "
         f"{tr.get('head_lr')} (head), batch {tr.get('batch_size')}, warm-up {tr.get('warmup')}, dropout "
-        f"{tr.get('dropout')}, seed {tr.get('seed')}, device {tr.get('device')}.", "",
+        f"{tr.get('dropout')}, entity noise {tr.get('entity_noise', 0.0)}, seed {tr.get('seed')}, "
+        f"device {tr.get('device')}.", "",
         "Reproduce:", "", "```", tr.get("command") or "(see config.json)", "```", "",
         "## Dev results (gold entities, strict)", "",
     ]

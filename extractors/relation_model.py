@@ -329,7 +329,7 @@ class MarkerRelationExtractor:
         net.eval().to(device)
         if config.get("quantize") and device == "cpu":
             net = _quantize(net)
-        return cls(net, tok, config, device, threshold, name=config.get("name") or path.name)
+        return cls(net, tok, config, device, threshold, name=path.resolve().name)  # the artifact's directory name
 
     def save(self, out_dir: str | Path) -> None:
         save_artifact(self.net, self.config, out_dir)
@@ -556,6 +556,51 @@ def _label_instances(codec: MarkerCodec, examples: list[Example], schema: Schema
     return insts
 
 
+def corrupt_entities(examples: list[Example], rate: float, entity_types: list[str], rng: random.Random) -> list[Example]:
+    """Copies of the examples where each entity, with probability `rate`, gets the kind of error
+    an NER model makes - a wrong type, or a boundary one whitespace token too short or too long -
+    and loses its relations. Trains the classifier to answer "none" for such entities, which is
+    what strict end-to-end scoring rewards."""
+    from extractors.datasets import RelationAnn, SpanAnn
+
+    out = []
+    for ex in examples:
+        text = ex.text
+        taken = [(e.start, e.end) for e in ex.entities]
+        ents, broken = [], set()
+        for e in ex.entities:
+            if rng.random() >= rate:
+                ents.append(e)
+                continue
+            s, t, typ = e.start, e.end, e.type
+            kind = rng.choice(("type", "shrink", "grow"))
+            if kind == "type" and len(entity_types) > 1:
+                typ = rng.choice([x for x in entity_types if x != e.type])
+            elif kind == "shrink" and " " in text[s:t]:
+                if rng.random() < 0.5:
+                    s = text.index(" ", s, t) + 1
+                else:
+                    t = text.rindex(" ", s, t)
+            else:
+                if rng.random() < 0.5 and s > 1:
+                    ns = text.rfind(" ", 0, s - 1) + 1
+                    if any(c.isalnum() for c in text[ns:s]) and not any(a < s and b > ns for a, b in taken if (a, b) != (e.start, e.end)):
+                        s = ns
+                elif t < len(text) - 1:
+                    nt = text.find(" ", t + 1)
+                    nt = len(text) if nt < 0 else nt
+                    if any(c.isalnum() for c in text[t:nt]) and not any(a < nt and b > t for a, b in taken if (a, b) != (e.start, e.end)):
+                        t = nt
+            if (s, t, typ) == (e.start, e.end, e.type) or not text[s:t].strip():
+                ents.append(e)
+                continue
+            ents.append(SpanAnn(e.id, s, t, typ))
+            broken.add(e.id)
+        rels = [RelationAnn(r.head, r.tail, r.type) for r in ex.relations if r.head not in broken and r.tail not in broken]
+        out.append(Example(ex.id, text, ents, rels))
+    return out
+
+
 def _batches(insts: list[Instance], batch_size: int, rng: random.Random) -> list[list[Instance]]:
     """Shuffled batches of similar length (sorted inside pools of 50 batches)."""
     order = list(range(len(insts)))
@@ -689,6 +734,7 @@ def train_relation_model(
     mlp_hidden: int = 768,
     max_steps: int | None = None,
     quantize: bool = False,
+    entity_noise: float = 0.0,
     name: str | None = None,
     sources: list[str] | None = None,
     dev_sources: list[str] | None = None,
@@ -699,6 +745,8 @@ def train_relation_model(
     """Fine-tune, pick the best epoch, fit temperature and threshold on dev, save the artifact.
 
     Without dev examples the last epoch is kept, temperature stays 1 and the threshold 0.5.
+    entity_noise: per-epoch probability that a training entity gets an NER-like error (wrong type
+    or boundary) and loses its relations (corrupt_entities); 0 disables.
     quantize: the artifact runs with int8 dynamic quantization of the encoder's linear layers
     on CPU (faster); temperature and threshold are then fitted on the quantized model.
     Returns a summary (losses, dev metrics per epoch, temperature, threshold).
@@ -750,6 +798,9 @@ def train_relation_model(
     t0 = time.time()
     for epoch in range(1, epochs + 1):
         net.train()
+        if entity_noise > 0:
+            noisy = corrupt_entities(train_examples, entity_noise, entity_types, rng)
+            train = [x for x in _label_instances(codec, noisy, schema) if x.pairs]
         batches = _batches(train, batch_size, rng)
         bar = tqdm(batches, desc=f"epoch {epoch}/{epochs}", disable=not progress, mininterval=2.0, leave=False)
         ep_loss = []
@@ -807,7 +858,7 @@ def train_relation_model(
             f"R {m['recall'] * 100:.2f} F1 {m['f1'] * 100:.2f}")
     config["training"] = {
         "data": sources or [], "dev": dev_sources or [], "epochs": epochs, "lr": lr, "head_lr": head_lr,
-        "batch_size": batch_size, "seed": seed, "warmup": warmup, "dropout": dropout, "weight_decay": weight_decay,
+        "batch_size": batch_size, "seed": seed, "warmup": warmup, "entity_noise": entity_noise, "dropout": dropout, "weight_decay": weight_decay,
         "device": device, "best_epoch": summary.get("best_epoch"), "steps": step, "command": command,
         "history": history,
     }
