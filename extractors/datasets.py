@@ -167,8 +167,8 @@ DOCRED_RELATIONS_TO_DEFAULT: dict[str, list[tuple[str | None, str | None, str, b
     "P463": [(None, None, "MEMBER_OF", False)],      # member of
     "P54": [(None, None, "MEMBER_OF", False)],       # member of sports team
     "P102": [(None, None, "MEMBER_OF", False)],      # member of political party
-    "P361": [(None, None, "PART_OF", False)],        # part of
-    "P527": [(None, None, "PART_OF", True)],         # has part (inverse)
+    "P361": [(None, None, "IS_PART_OF", False)],        # part of
+    "P527": [(None, None, "IS_PART_OF", True)],         # has part (inverse)
     "P749": [(None, None, "SUBSIDIARY_OF", False)],  # parent organization
     "P355": [(None, None, "SUBSIDIARY_OF", True)],   # subsidiary (inverse)
     "P127": [(_O, _O, "SUBSIDIARY_OF", False)],      # owned by (organisations only)

@@ -26,7 +26,7 @@ CUES: dict[str, set[str]] = {
     "EDUCATED_AT": {"study", "graduate", "attend", "educate", "alumnus"},
     "CITIZEN_OF": {"citizen"},
     "SUBSIDIARY_OF": {"subsidiary", "unit", "division", "own", "acquire"},
-    "PART_OF": {"part"},
+    "IS_PART_OF": {"part"},
 }
 # CoNLL04-style names map onto the same cues
 ALIASES = {"Work_For": "WORKS_FOR", "Live_In": "LIVES_IN", "OrgBased_In": "BASED_IN",

@@ -27,6 +27,8 @@ from typing import Any
 import yaml
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+# relationship types of the lexical graph (Document/Chunk); an entity relation may not reuse them
+RESERVED_RELATIONS = frozenset({"PART_OF", "NEXT", "MENTIONED_IN"})
 SCHEMA_DIR = Path(__file__).resolve().parent
 
 
@@ -116,6 +118,8 @@ class Schema:
             spec = spec or {}
             if not _NAME.match(str(name)):
                 raise SchemaError(f"{source}: relation type {name!r} must be an identifier (letters, digits, _)")
+            if str(name).upper() in RESERVED_RELATIONS:
+                raise SchemaError(f"{source}: relation type {name!r} is reserved for the lexical graph; rename it")
             head = tuple(spec.get("head") or ())
             tail = tuple(spec.get("tail") or ())
             if not head or not tail:

@@ -1,0 +1,32 @@
+import pytest
+
+from graph_schema import SchemaError, load_schema
+from graph_schema.schema import Schema
+
+
+def test_default_schema_loads_and_constrains_pairs():
+    s = load_schema()
+    assert s.entity_type_for_label("GPE") == "Location" and s.entity_type_for_label("DATE") is None
+    assert "WORKS_FOR" in s.relations_for("Person", "Organization")
+    assert not s.allowed("WORKS_FOR", "Organization", "Person")
+
+
+def _schema(rel_name, head=("A",)):
+    return {"entity_types": {"A": {}, "B": {}}, "relation_types": {rel_name: {"head": list(head), "tail": ["B"]}}}
+
+
+@pytest.mark.parametrize("bad, msg", [
+    (_schema("PART_OF"), "reserved"),
+    (_schema("MENTIONED_IN"), "reserved"),
+    (_schema("has space"), "identifier"),
+    (_schema("R", head=("Nope",)), "unknown entity type"),
+    ({"entity_types": {}}, "non-empty"),
+])
+def test_bad_schemas_are_refused(bad, msg):
+    with pytest.raises(SchemaError, match=msg):
+        Schema.from_dict(bad)
+
+
+def test_missing_schema_file():
+    with pytest.raises(SchemaError, match="not found"):
+        load_schema("/no/such/schema.yaml")
