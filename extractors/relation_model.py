@@ -437,7 +437,8 @@ class MarkerRelationExtractor:
         probs = self.score_instances(insts)
         for x, p, (ci, si, mids, (s, e)) in zip(insts, probs, where):
             for h, t, r, conf in self.decide(x, p):
-                out[ci].append(Relation(head=mids[h], tail=mids[t], type=self.relations[r], confidence=conf,
+                # 4 decimals: padding in a batch moves fp32 scores by ~1e-7; stored graphs must not
+                out[ci].append(Relation(head=mids[h], tail=mids[t], type=self.relations[r], confidence=round(float(conf), 4),
                                         start=s, end=e, model=self.name))
         return out
 
