@@ -19,8 +19,10 @@ import argparse
 import json
 import shlex
 import sys
-from functools import wraps
 from pathlib import Path
+
+from extractors.cli_errors import err as _err
+from extractors.cli_errors import guarded
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 CONLL04_NER = WEIGHTS_DIR / "ner-conll04"
@@ -39,28 +41,15 @@ class UserError(Exception):
     pass
 
 
-def _err(msg: str) -> None:
-    print(f"kg: error: {msg}", file=sys.stderr)
+def _user_errors():
+    from extractors.datasets import DatasetError
+    from extractors.ner import ModelLoadError
+    from extractors.ner_train import TrainError
+
+    return (UserError, DatasetError, TrainError, ModelLoadError)
 
 
-def _guarded(fn):
-    @wraps(fn)
-    def run(args) -> int:
-        from extractors.datasets import DatasetError
-        from extractors.ner import ModelLoadError
-        from extractors.ner_train import TrainError
-
-        try:
-            return fn(args)
-        except (UserError, DatasetError, TrainError, ModelLoadError) as e:
-            _err(str(e))
-        except (FileNotFoundError, IsADirectoryError, PermissionError) as e:
-            _err(f"{e.strerror}: {e.filename}")
-        except UnicodeDecodeError as e:
-            _err(f"input is not UTF-8 text ({e.reason})")
-        return 2
-
-    return run
+_guarded = guarded(_user_errors)
 
 
 def parse_spec(spec: str, default_split: str) -> tuple[str, str]:

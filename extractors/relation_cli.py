@@ -14,37 +14,24 @@ import json
 import shlex
 import sys
 import time
-from functools import wraps
 from pathlib import Path
 
-
-def _err(msg: str) -> None:
-    print(f"kg: error: {msg}", file=sys.stderr)
+from extractors.cli_errors import err as _err
+from extractors.cli_errors import guarded
 
 
 def _note(msg: str) -> None:
     print(f"kg: note: {msg}", file=sys.stderr)
 
 
-def _guarded(fn):
-    """User-facing failures -> one stderr line and exit code 2 (kg.cli handles its own error types)."""
+def _user_errors():
+    from extractors.datasets import DatasetError
+    from extractors.relation_model import TrainingError
 
-    @wraps(fn)
-    def run(args) -> int:
-        from extractors.datasets import DatasetError
-        from extractors.relation_model import TrainingError
+    return (DatasetError, TrainingError)
 
-        try:
-            return fn(args)
-        except (DatasetError, TrainingError) as e:
-            _err(str(e))
-        except (FileNotFoundError, IsADirectoryError, PermissionError) as e:
-            _err(f"{e.strerror}: {e.filename}")
-        except UnicodeDecodeError as e:
-            _err(f"input is not UTF-8 text ({e.reason})")
-        return 2
 
-    return run
+_guarded = guarded(_user_errors)
 
 
 def register(train_sub, eval_sub) -> None:
