@@ -61,8 +61,6 @@ def register(train_sub, eval_sub) -> None:
     p.add_argument("--entity-noise", type=float, default=0.0, metavar="P",
                    help="per-epoch probability that a training entity gets an NER-like type or boundary error "
                         "and loses its relations (robustness to NER mistakes end to end); default 0")
-    p.add_argument("--quantize", action="store_true",
-                   help="run the artifact with int8 dynamic quantization on CPU (calibrated that way on dev)")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_guarded(cmd_train))
@@ -118,7 +116,7 @@ def cmd_train(args) -> int:
         train, schema, args.out, dev,
         epochs=args.epochs, lr=args.lr, head_lr=args.head_lr, batch_size=args.batch_size, seed=args.seed,
         device=args.device, warmup=args.warmup, dropout=args.dropout, num_layers=args.layers,
-        max_steps=args.max_steps, quantize=args.quantize, entity_noise=args.entity_noise, sources=list(args.data), dev_sources=list(args.dev or []),
+        max_steps=args.max_steps, entity_noise=args.entity_noise, sources=list(args.data), dev_sources=list(args.dev or []),
         command=command, progress=not args.quiet,
         log=lambda m: print(m, file=sys.stderr, flush=True),
     )
@@ -146,9 +144,6 @@ def _train_command(args) -> str:
                                  ("--threads", args.threads, 0)):
         if value != default:
             parts += [flag, value]
-    for flag, value, default in (("--quantize", args.quantize, False),):
-        if value != default:
-            parts += [flag]
     return " ".join(shlex.quote(str(p)) for p in parts)
 
 
@@ -183,8 +178,7 @@ def write_model_card(out: Path, config: dict, test: dict | None = None) -> Path:
         "states. Sigmoid per relation, temperature-calibrated on dev.", "",
         f"- schema: `{config['schema']['name']}`; relations: {', '.join(config['relations'])}",
         f"- temperature {config.get('temperature')}, decision threshold {config.get('threshold')} (both fitted on dev)",
-        "- inference on CPU with int8 dynamic quantization of the encoder's linear layers (calibrated that way)"
-        if config.get("quantize") else "- inference in fp32",
+        "- inference in fp32 (deterministic: a sentence's scores do not depend on its batch-mates)",
         "- stored: transformer layers + marker embeddings + head in fp16 safetensors; the frozen word embeddings "
         f"come from the `{config['base_package']}` package (Apache-2.0).", "",
         "## Training data and licences", "",

@@ -22,7 +22,6 @@ Artifact layout: config.json, model.safetensors, MODEL_CARD.md.
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 import os
@@ -327,8 +326,6 @@ class MarkerRelationExtractor:
         if missing or unexpected:
             raise ModelLoadError(f"{w_path}: weights do not match the config (missing {missing[:3]}, unexpected {unexpected[:3]})")
         net.eval().to(device)
-        if config.get("quantize") and device == "cpu":
-            net = _quantize(net)
         return cls(net, tok, config, device, threshold, name=path.resolve().name)  # the artifact's directory name
 
     def save(self, out_dir: str | Path) -> None:
@@ -454,20 +451,6 @@ class MarkerRelationExtractor:
             out.append([(ex.entities[h].id, ex.entities[t].id, self.relations[r], c)
                         for h, t, r, c in self.decide(x, p, threshold)])
         return out
-
-
-def _quantize(net):
-    import warnings
-
-    import torch
-
-    with warnings.catch_warnings():  # torch.ao.quantization is deprecated (still in 2.13) but the fastest here
-        warnings.simplefilter("ignore")
-        from torch.ao.quantization import per_channel_dynamic_qconfig
-
-        # per-channel int8 weights: as fast as per-tensor on this CPU, and closer to fp32 on dev
-        net.encoder = torch.ao.quantization.quantize_dynamic(net.encoder, {torch.nn.Linear: per_channel_dynamic_qconfig})
-    return net
 
 
 def save_artifact(net, config: dict, out_dir: str | Path) -> Path:
@@ -701,14 +684,10 @@ def calibrate(extractor: MarkerRelationExtractor, dev_examples: list[Example]) -
     return {"temperature": T, "threshold": thr, "dev": m, "dev_ece_before": before, "dev_ece_after": after}
 
 
-def recalibrate_artifact(path: str | Path, dev_examples: list[Example], quantize: bool | None = None) -> dict:
-    """Refit temperature and threshold of a saved artifact on dev (optionally switching int8
-    quantization on or off); rewrites its config.json, weights untouched."""
+def recalibrate_artifact(path: str | Path, dev_examples: list[Example]) -> dict:
+    """Refit temperature and threshold of a saved artifact on dev; rewrites its config.json,
+    weights untouched."""
     path = Path(path)
-    cfg = json.loads((path / "config.json").read_text(encoding="utf-8"))
-    if quantize is not None:
-        cfg["quantize"] = bool(quantize)
-        (path / "config.json").write_text(json.dumps(cfg, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     ext = MarkerRelationExtractor.load(path)
     cal = calibrate(ext, dev_examples)
     (path / "config.json").write_text(json.dumps(ext.config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -734,7 +713,6 @@ def train_relation_model(
     num_layers: int | None = None,
     mlp_hidden: int = 768,
     max_steps: int | None = None,
-    quantize: bool = False,
     entity_noise: float = 0.0,
     name: str | None = None,
     sources: list[str] | None = None,
@@ -748,8 +726,6 @@ def train_relation_model(
     Without dev examples the last epoch is kept, temperature stays 1 and the threshold 0.5.
     entity_noise: per-epoch probability that a training entity gets an NER-like error (wrong type
     or boundary) and loses its relations (corrupt_entities); 0 disables.
-    quantize: the artifact runs with int8 dynamic quantization of the encoder's linear layers
-    on CPU (faster); temperature and threshold are then fitted on the quantized model.
     Returns a summary (losses, dev metrics per epoch, temperature, threshold).
     """
     import torch
@@ -776,7 +752,7 @@ def train_relation_model(
         "format": FORMAT, "name": name or Path(out_dir).name, "base_model": BASE_MODEL, "base_package": BASE_PACKAGE,
         "num_layers": num_layers or enc.config.num_hidden_layers, "mlp_hidden": mlp_hidden, "max_length": max_length,
         "entity_types": entity_types, "relations": relations, "schema": schema.to_dict(),
-        "temperature": 1.0, "threshold": 0.5, "quantize": False,
+        "temperature": 1.0, "threshold": 0.5,
     }
     extractor = MarkerRelationExtractor(net, tok, config, device)
 
@@ -843,13 +819,10 @@ def train_relation_model(
     if dev:
         net.load_state_dict(best[1], strict=False)
     net.eval()
-    with torch.no_grad():  # calibrate exactly what ships: fp16-rounded weights (and int8 if asked)
+    with torch.no_grad():  # calibrate exactly what ships: the fp16-rounded weights, run in fp32
         for n, p in net.named_parameters():
             if n != WORD_EMB_KEY:
                 p.copy_(p.half().float())
-    if quantize and device == "cpu":
-        extractor.net = _quantize(copy.deepcopy(net))
-    config["quantize"] = bool(quantize and device == "cpu")
     if dev:
         cal = calibrate(extractor, dev_examples)
         summary.update({"best_epoch": best[2], **cal})
