@@ -11,6 +11,17 @@ from kg.types import Chunk, Mention
 
 
 _ARTICLES = {"the", "a", "an"}
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+# CoNLL04 NER models shipped in extractors/weights, best first (kg eval picks the first present)
+CONLL04_NER_MODELS = (WEIGHTS_DIR / "ner-conll04-minilm", WEIGHTS_DIR / "ner-conll04")
+
+
+def default_conll04_ner() -> Path | None:
+    """The best shipped CoNLL04 NER model, or None when none is installed."""
+    for p in CONLL04_NER_MODELS:
+        if (p / "config.json").is_file() or (p / "meta.json").is_file():
+            return p
+    return None
 
 
 class ModelLoadError(RuntimeError):
@@ -78,3 +89,13 @@ class SpacyEntityExtractor:
                     )
                 out.append(mentions)
         return out
+
+
+def load_entity_extractor(model: str | Path, schema: Schema, device: str = "cpu", trim_articles: bool = True):
+    """The EntityExtractor for a model reference: a kg-token-ner artifact directory (the fine-tuned
+    transformer tagger) or anything spaCy loads (package name or pipeline path)."""
+    from extractors.transformer_ner import TransformerEntityExtractor, is_token_ner_model
+
+    if is_token_ner_model(model):
+        return TransformerEntityExtractor.load(model, schema, device=device)
+    return SpacyEntityExtractor(schema, model, trim_articles=trim_articles)

@@ -114,7 +114,12 @@ def register(train_sub, eval_sub) -> None:
                         "tok2vec; scratch: random weights")
     p.add_argument("--hidden-width", type=int, default=None,
                    help="hidden layer of a fresh ner (default: the base ner's, 64)")
-    p.add_argument("--epochs", type=int, default=40, help="most passes over the training data")
+    p.add_argument("--arch", choices=["spacy", "transformer"], default="spacy",
+                   help="spacy (default): spaCy's CNN NER, a pipeline usable as KG_SPACY_MODEL; transformer: "
+                        "fine-tune all-MiniLM-L6-v2 as a BIO tagger with casing features (more accurate, slower; "
+                        "use it as KG_NER_MODEL)")
+    p.add_argument("--epochs", type=int, default=None,
+                   help="most passes over the training data (default 40 spacy, 20 transformer)")
     p.add_argument("--max-steps", type=int, default=0, help="most optimizer steps (0: no cap)")
     p.add_argument("--patience", type=int, default=700, help="stop after N steps without a better dev F1")
     p.add_argument("--eval-frequency", type=int, default=100, help="evaluate on dev every N steps")
@@ -123,6 +128,12 @@ def register(train_sub, eval_sub) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--alignment", choices=["expand", "contract"], default="expand",
                    help="how spans not on spaCy token boundaries are snapped")
+    g = p.add_argument_group("transformer only")
+    g.add_argument("--lr", type=float, default=1e-4, help="encoder learning rate (the tag head uses 10x)")
+    g.add_argument("--batch-size", type=int, default=16)
+    g.add_argument("--layers", type=int, default=None, help="keep only the first N transformer layers")
+    g.add_argument("--device", choices=["cpu", "cuda", "auto"], default="cpu")
+    g.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     p.add_argument("--no-trim-punct", dest="trim_punct", action="store_false",
                    help="keep punctuation that spaCy splits off an entity's edge words in the training spans "
                         "(default: trimmed, e.g. 'Kosovo.' -> 'Kosovo')")
@@ -155,6 +166,10 @@ def cmd_train(args) -> int:
     dev = [ex for spec in args.dev for ex in load_examples(spec, "dev")] if args.dev else None
     if not args.dev:
         print("kg: note: no --dev: the last checkpoint is kept (no early stopping)", file=sys.stderr)
+    if args.arch == "transformer":
+        return cmd_train_transformer(args, train, dev)
+    if args.epochs is None:
+        args.epochs = 40
     # spaCy's progress table and alignment counts go to stderr; the summary line to stdout
     result = train_ner(
         train, dev, args.out, base=args.base, strategy=args.strategy, epochs=args.epochs,
@@ -176,6 +191,81 @@ def cmd_train(args) -> int:
               f"F1 {100 * dev_report.f1:.2f}; model card {card}")
     print(f"reproduce: {train_command(args)}")
     return 0
+
+
+def cmd_train_transformer(args, train, dev) -> int:
+    from extractors.transformer_ner import train_token_ner
+
+    if args.epochs is None:
+        args.epochs = 20
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    types = sorted({e.type for ex in train for e in ex.entities})
+    if not types:
+        raise UserError("the training data has no entities")
+    summary = train_token_ner(
+        train, types, args.out, dev, epochs=args.epochs, lr=args.lr, head_lr=args.lr * 10,
+        batch_size=args.batch_size, seed=args.seed, device=args.device, dropout=args.dropout,
+        num_layers=args.layers, max_steps=args.max_steps or None, sources=list(args.data),
+        dev_sources=list(args.dev or []), command=train_command(args),
+        log=lambda m: print(m, file=sys.stderr, flush=True),
+    )
+    dev_report = None
+    if dev:
+        from extractors.ner_eval import eval_ner
+
+        snap = all(parse_spec(s, "dev")[1] for s in args.dev)
+        dev_report = eval_ner(args.out, dev, snap=snap)
+    card = write_transformer_card(Path(args.out), summary["config"], args, train, dev, dev_report)
+    size = (Path(args.out) / "model.safetensors").stat().st_size / 1e6
+    print(f"saved {args.out} ({size:.1f} MB; types {', '.join(types)})")
+    if dev_report is not None:
+        print(f"dev (strict spans): P {100 * dev_report.precision:.2f} R {100 * dev_report.recall:.2f} "
+              f"F1 {100 * dev_report.f1:.2f}; model card {card}")
+    print(f"reproduce: {train_command(args)}")
+    return 0
+
+
+def write_transformer_card(out: Path, config: dict, args, train, dev, dev_report) -> Path:
+    """MODEL_CARD.md of a kg-token-ner artifact; `kg eval ner --card` adds the test section."""
+    tr = config["training"]
+    names = []
+    for spec in list(args.data) + list(args.dev or []):
+        name, split = parse_spec(spec, "")
+        names.append(name if split or name in NER_DATASETS else f"`{name}` (your JSONL; check its licence)")
+    lines = [
+        f"# {out.name}", "",
+        f"Transformer NER trained with `kg train ner --arch transformer` (extractors/transformer_ner.py): "
+        f"{config['base_model']} ({config['num_layers']} layers) fine-tuned as a BIO tagger over word pieces, "
+        "with a learned casing embedding (the base model is uncased) and Viterbi decoding restricted to valid "
+        "BIO sequences. Mentions carry the mean tag probability as their score.", "",
+        f"- entity types: {', '.join(config['entity_types'])}",
+        f"- size: {(out / 'model.safetensors').stat().st_size / 1e6:.1f} MB (fp16; the frozen word embeddings "
+        f"come from the `{config['base_package']}` package, Apache-2.0)",
+        "- use: `KG_NER_MODEL=DIR` with a schema whose entity types list these types in their `labels` "
+        "(graph_schema/conll04.yaml for CoNLL04)", "",
+        "## Data", "",
+        f"- train: {', '.join(f'`{s}`' for s in args.data)} ({len(train)} texts, "
+        f"{sum(len(ex.entities) for ex in train)} entities)",
+        f"- dev: {', '.join(f'`{s}`' for s in args.dev)} ({len(dev)} texts)" if dev else "- dev: none (last epoch kept)",
+        *[f"- licence: {LICENCES.get(n, n)}" for n in dict.fromkeys(names)], "",
+        "## Training", "",
+        f"epochs {tr['epochs']} (best on dev: {tr['best_epoch']}), encoder lr {tr['lr']}, head lr {tr['head_lr']}, "
+        f"batch {tr['batch_size']}, warm-up {tr['warmup']}, dropout {tr['dropout']}, seed {tr['seed']}, "
+        f"device {tr['device']}. Reproduce:", "",
+        "```", train_command(args), "```", "",
+    ]
+    if dev_report is not None:
+        lines += ["## Dev results", "",
+                  _match_note(dev_report) + f" `kg eval ner --dataset {args.dev[0]} --model {out}`:", "",
+                  dev_report.markdown(), ""]
+    lines += [TEST_HEADER, "", "Not evaluated yet: run `kg eval ner --dataset NAME --split test --model DIR --card` "
+              "once, for the final model only.", ""]
+    path = out / "MODEL_CARD.md"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
 
 
 LICENCES = {
@@ -237,6 +327,16 @@ def _match_note(report) -> str:
     return note + "."
 
 
+def _threads_note(model_dir) -> str:
+    from extractors.transformer_ner import is_token_ner_model
+
+    if is_token_ner_model(model_dir):
+        import torch
+
+        return f"{torch.get_num_threads()} torch threads, CPU"
+    return "spaCy, one CPU thread"
+
+
 def add_test_to_card(model_dir: Path, report, dataset: str) -> Path:
     path = Path(model_dir) / "MODEL_CARD.md"
     text = path.read_text(encoding="utf-8") if path.exists() else f"# {Path(model_dir).name}\n\n"
@@ -244,7 +344,7 @@ def add_test_to_card(model_dir: Path, report, dataset: str) -> Path:
     section = [TEST_HEADER, "",
                "Reported once for this model (never used for any choice). " + _match_note(report) +
                f" `kg eval ner --dataset {dataset} --model {model_dir}`; {report.sentences_per_second:.0f} "
-               "sentences/s on one CPU thread:", "", report.markdown(), ""]
+               f"sentences/s ({_threads_note(model_dir)}):", "", report.markdown(), ""]
     path.write_text(head + "\n".join(section), encoding="utf-8")
     return path
 
@@ -254,6 +354,14 @@ def train_command(args) -> str:
     parts = ["kg", "train", "ner", "--data", *args.data]
     if args.dev:
         parts += ["--dev", *args.dev]
+    if args.arch == "transformer":
+        parts += ["--out", args.out, "--arch", "transformer", "--epochs", args.epochs, "--lr", args.lr,
+                  "--batch-size", args.batch_size, "--dropout", args.dropout, "--seed", args.seed,
+                  "--device", args.device]
+        for flag, value in (("--layers", args.layers), ("--max-steps", args.max_steps), ("--threads", args.threads)):
+            if value:
+                parts += [flag, value]
+        return " ".join(shlex.quote(str(p)) for p in parts)
     parts += ["--out", args.out, "--base", args.base, "--strategy", args.strategy, "--epochs", args.epochs,
               "--max-steps", args.max_steps, "--patience", args.patience, "--eval-frequency", args.eval_frequency,
               "--dropout", args.dropout, "--learn-rate", args.learn_rate, "--seed", args.seed,
@@ -282,6 +390,7 @@ def _label_map_for(nlp, dataset_types: set[str], dataset: str) -> dict[str, str]
 def cmd_eval(args) -> int:
     from extractors.ner import load_spacy
     from extractors.ner_eval import eval_ner
+    from extractors.transformer_ner import TransformerEntityExtractor, is_token_ner_model
 
     name, split = parse_spec(args.dataset, args.split)
     examples = load_examples(args.dataset, args.split)
@@ -292,22 +401,28 @@ def cmd_eval(args) -> int:
         if name == "conll2003":
             model = STOCK_MODEL
         elif name == "conll04":
-            if not (CONLL04_NER / "meta.json").is_file():
+            from extractors.ner import default_conll04_ner
+
+            if default_conll04_ner() is None:
                 raise UserError(f"the CoNLL04 NER model is missing at {CONLL04_NER}: train it with "
                                 f"`kg train ner --data conll04:train --dev conll04:dev --out {CONLL04_NER}` "
                                 "or pass --model")
-            model = str(CONLL04_NER)
+            model = str(default_conll04_ner())
         else:
             from kg.config import get_settings
 
             model = get_settings().spacy_model
-    nlp = load_spacy(str(model))
-    if "ner" not in nlp.pipe_names:
-        raise UserError(f"spaCy model {model!r} has no 'ner' component")
-    types = {e.type for ex in examples for e in ex.entities}
-    label_map = _label_map_for(nlp, types, name if split else "")
     snap = args.snap if args.snap is not None else bool(split)
-    report = eval_ner(nlp, examples, label_map=label_map, snap=snap)
+    label_map = None
+    if is_token_ner_model(model):
+        report = eval_ner(TransformerEntityExtractor.load(model), examples, snap=snap)
+    else:
+        nlp = load_spacy(str(model))
+        if "ner" not in nlp.pipe_names:
+            raise UserError(f"spaCy model {model!r} has no 'ner' component")
+        types = {e.type for ex in examples for e in ex.entities}
+        label_map = _label_map_for(nlp, types, name if split else "")
+        report = eval_ner(nlp, examples, label_map=label_map, snap=snap)
     report.model = str(model)
     if args.json:
         out = report.to_json()

@@ -77,8 +77,9 @@ def register(train_sub, eval_sub) -> None:
                    help="relation artifact (default: extractors/weights/relations-conll04 for conll04, "
                         "else relations-default)")
     p.add_argument("--ner", default=None, metavar="MODEL",
-                   help="spaCy pipeline for end-to-end scores (default: extractors/weights/ner-conll04 for "
-                        "conll04, else KG_SPACY_MODEL)")
+                   help="NER for end-to-end scores: a spaCy pipeline or a kg-token-ner directory (default for "
+                        "conll04: extractors/weights/ner-conll04-minilm, else ner-conll04; otherwise "
+                        "KG_NER_MODEL or KG_SPACY_MODEL)")
     p.add_argument("--no-e2e", action="store_true", help="gold entities only")
     p.add_argument("--threshold", type=float, default=None, help="override the model's dev-tuned threshold")
     p.add_argument("--device", choices=["cpu", "cuda", "auto"], default="cpu")
@@ -373,7 +374,7 @@ def cmd_eval(args) -> int:
     import torch
 
     from extractors.datasets import DATASETS, load_dataset, parse_dataset_spec
-    from extractors.ner import ModelLoadError, SpacyEntityExtractor
+    from extractors.ner import ModelLoadError, default_conll04_ner, load_entity_extractor
     from extractors.relation_model import WEIGHTS_DIR, MarkerRelationExtractor, artifact_schema
     from kg.config import get_settings
 
@@ -394,15 +395,15 @@ def cmd_eval(args) -> int:
         if args.ner:
             ner_path = args.ner
         elif name == "conll04":
-            ner_path = str(WEIGHTS_DIR / "ner-conll04")
-            if not Path(ner_path).exists():
-                skipped = (f"no NER model at {ner_path} (train it with `kg train ner` or pass --ner PATH); "
+            found = default_conll04_ner()
+            ner_path = str(found) if found else None
+            if not found:
+                skipped = (f"no NER model in {WEIGHTS_DIR} (train one with `kg train ner` or pass --ner PATH); "
                            "end-to-end scores skipped")
-                ner_path = None
         else:
-            ner_path = get_settings().spacy_model
+            ner_path = get_settings().ner_model or get_settings().spacy_model
         if ner_path:
-            ner = SpacyEntityExtractor(model.schema, ner_path)
+            ner = load_entity_extractor(ner_path, model.schema, device=args.device)
     if skipped:
         _note(skipped)
     res = evaluate(model, examples, ner, snap=name in DATASETS)  # named datasets are token-built

@@ -92,6 +92,19 @@ def load_base(num_layers: int | None = None):
     return tok, enc
 
 
+def plain_tokenizer(tokenizer):
+    """A copy of a transformers fast tokenizer's backend with padding and truncation off.
+
+    Its encode_batch gives ids and offsets directly; the transformers wrapper spends about
+    1 ms a text converting them in Python, a sixth of the relation step's time."""
+    from tokenizers import Tokenizer
+
+    fast = Tokenizer.from_str(tokenizer.backend_tokenizer.to_str())
+    fast.no_padding()
+    fast.no_truncation()
+    return fast
+
+
 # --------------------------------------------------------------------------- inputs
 
 
@@ -122,6 +135,7 @@ class MarkerCodec:
         self.vocab = len(tokenizer)
         self.max_length = max_length
         self.cls, self.sep = tokenizer.cls_token_id, tokenizer.sep_token_id
+        self._fast = plain_tokenizer(tokenizer)
         n = len(self.entity_types)
         self.allowed = np.zeros((n, n, len(self.relations)), dtype=bool)
         for r, name in enumerate(self.relations):
@@ -139,11 +153,8 @@ class MarkerCodec:
                max_length: int | None = None) -> list[Instance]:
         """entities: per text, (start, end, type) char spans into that text."""
         max_length = max_length or self.max_length
-        enc = self.tok(texts, add_special_tokens=False, return_offsets_mapping=True)
-        out = []
-        for ids, offs, ents in zip(enc["input_ids"], enc["offset_mapping"], entities):
-            out.append(self._one(ids, offs, ents, max_length))
-        return out
+        encs = self._fast.encode_batch(list(texts), add_special_tokens=False)
+        return [self._one(e.ids, e.offsets, ents, max_length) for e, ents in zip(encs, entities)]
 
     def _one(self, ids, offs, ents, max_length) -> Instance:
         opens: dict[int, list[int]] = {}

