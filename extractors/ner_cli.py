@@ -134,6 +134,9 @@ def register(train_sub, eval_sub) -> None:
     g.add_argument("--layers", type=int, default=None, help="keep only the first N transformer layers")
     g.add_argument("--device", choices=["cpu", "cuda", "auto"], default="cpu")
     g.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    g.add_argument("--init", default=None, metavar="DIR",
+                   help="start from this transformer NER artifact's encoder (e.g. one trained on conll2003), "
+                        "with a new tag head for this data's types")
     p.add_argument("--no-trim-punct", dest="trim_punct", action="store_false",
                    help="keep punctuation that spaCy splits off an entity's edge words in the training spans "
                         "(default: trimmed, e.g. 'Kosovo.' -> 'Kosovo')")
@@ -208,7 +211,7 @@ def cmd_train_transformer(args, train, dev) -> int:
     summary = train_token_ner(
         train, types, args.out, dev, epochs=args.epochs, lr=args.lr, head_lr=args.lr * 10,
         batch_size=args.batch_size, seed=args.seed, device=args.device, dropout=args.dropout,
-        num_layers=args.layers, max_steps=args.max_steps or None, sources=list(args.data),
+        num_layers=args.layers, max_steps=args.max_steps or None, init_from=args.init, sources=list(args.data),
         dev_sources=list(args.dev or []), command=train_command(args),
         log=lambda m: print(m, file=sys.stderr, flush=True),
     )
@@ -358,7 +361,8 @@ def train_command(args) -> str:
         parts += ["--out", args.out, "--arch", "transformer", "--epochs", args.epochs, "--lr", args.lr,
                   "--batch-size", args.batch_size, "--dropout", args.dropout, "--seed", args.seed,
                   "--device", args.device]
-        for flag, value in (("--layers", args.layers), ("--max-steps", args.max_steps), ("--threads", args.threads)):
+        for flag, value in (("--layers", args.layers), ("--max-steps", args.max_steps), ("--threads", args.threads),
+                            ("--init", args.init)):
             if value:
                 parts += [flag, value]
         return " ".join(shlex.quote(str(p)) for p in parts)

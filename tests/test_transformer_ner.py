@@ -95,6 +95,18 @@ def test_cli_train_transformer_ner_and_eval(tmp_path, capsys):
     rc = main(["eval", "ner", "--dataset", str(data), "--model", str(out), "--json"])
     rep = json.loads(capsys.readouterr().out)
     assert rc == 0 and rep["sentences"] == 12 and 0.0 <= rep["f1"] <= 1.0
+    # --init: start from that model's encoder (its layer count and features), new head for new types
+    relabeled = tmp_path / "relabeled.jsonl"
+    relabeled.write_text(data.read_text().replace('"Peop"', '"Person"'), encoding="utf-8")
+    rc = main(["train", "ner", "--arch", "transformer", "--data", str(relabeled), "--out", str(tmp_path / "b"),
+               "--init", str(out), "--max-steps", "1", "--batch-size", "4"])
+    capsys.readouterr()
+    cfg_b = json.loads((tmp_path / "b" / "config.json").read_text())
+    assert rc == 0 and cfg_b["num_layers"] == 1 and cfg_b["entity_types"] == ["Loc", "Person"]
+    assert cfg_b["training"]["init_from"] == str(out) and "--init" in cfg_b["training"]["command"]
+    rc = main(["train", "ner", "--arch", "transformer", "--data", str(data), "--out", str(tmp_path / "c"),
+               "--init", str(tmp_path / "nothing-here")])
+    assert rc == 2 and "no NER model" in capsys.readouterr().err
     # loadable wherever a NER model path is taken; offsets are document offsets
     ext = load_entity_extractor(str(out), load_schema("conll04"))
     assert isinstance(ext, TransformerEntityExtractor)
