@@ -220,3 +220,22 @@ def test_rowwise_int8_linear_matches_fp32_closely():
         assert ((got - ref).abs().max() / ref.abs().max()) < 0.02
         # a row's output is exactly the same alone or with other rows
         assert torch.equal(q(x[:1, :1]), got[:1, :1])
+
+
+@needs_data
+def test_cli_calibration_refits_for_a_precision(tmp_path, capsys):
+    import shutil
+
+    from extractors.relation_model import WEIGHTS_DIR
+
+    model = tmp_path / "rel"
+    shutil.copytree(WEIGHTS_DIR / "relations-conll04", model)
+    rc = main(["train", "calibration", "--model", str(model), "--dev", "conll04:dev", "--precision", "fp32"])
+    out = capsys.readouterr().out
+    assert rc == 0 and "fp32" in out and "dev P" in out
+    cfg = json.loads((model / "config.json").read_text())
+    assert cfg["precision"] == "fp32" and 0 < cfg["threshold"] < 1 and cfg["temperature"] > 0
+    assert "kg train calibration" in (model / "MODEL_CARD.md").read_text()
+    assert MarkerRelationExtractor.load(model).precision == "fp32"
+    msg = _one_line_error(capsys, ["train", "calibration", "--model", str(tmp_path / "none"), "--dev", "conll04:dev"])
+    assert "no relation model" in msg
