@@ -58,7 +58,15 @@ def main() -> int:
     print(f"conll04:{args.split}: {n} sentences; {torch.get_num_threads()} torch threads; "
           f"relation model {model.name} ({model.config.get('num_layers')} layers); median of {args.repeats} runs")
     rate, secs = median_rate(lambda: model.extract(chunks, gold), n, args.repeats)
-    print(f"relation step, gold entities:        {rate:7.0f} sentences/s  (runs {', '.join(f'{s:.2f}' for s in secs)} s)")
+    print(f"relation step, gold entities ({model.precision}): {rate:7.0f} sentences/s  "
+          f"(runs {', '.join(f'{s:.2f}' for s in secs)} s)")
+    other = "fp32" if model.precision == "int8" else "int8"
+    alt = MarkerRelationExtractor.load(args.model or WEIGHTS_DIR / "relations-conll04", precision=other)
+    if alt.precision == other:
+        rate_alt, secs = median_rate(lambda: alt.extract(chunks, gold), n, args.repeats)
+        print(f"relation step, gold entities ({other}): {rate_alt:7.0f} sentences/s  "
+              f"(runs {', '.join(f'{s:.2f}' for s in secs)} s)")
+    del alt
     for path in CONLL04_NER_MODELS:
         if not path.exists():
             continue

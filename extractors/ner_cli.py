@@ -242,8 +242,13 @@ def write_transformer_card(out: Path, config: dict, args, train, dev, dev_report
         f"# {out.name}", "",
         f"Transformer NER trained with `kg train ner --arch transformer` (extractors/transformer_ner.py): "
         f"{config['base_model']} ({config['num_layers']} layers) fine-tuned as a BIO tagger over word pieces, "
-        "with a learned casing embedding (the base model is uncased) and Viterbi decoding restricted to valid "
-        "BIO sequences. Mentions carry the mean tag probability as their score.", "",
+        "with a learned casing embedding (the base model is uncased)"
+        + (f" and the entity and part-of-speech tags of the stock spaCy pipeline `{config['spacy_features']['model']}` "
+           "as input features" if config.get("spacy_features") else "")
+        + ". Viterbi decoding keeps only valid BIO sequences; commas at a span's edges are trimmed. Mentions carry "
+        "the mean tag probability as their score.", "",
+        f"- inference: {config.get('precision', 'int8')} on CPU (row-wise int8 linear maps, as the relation models; "
+        "`TransformerEntityExtractor.load(precision='fp32')` for fp32)",
         f"- entity types: {', '.join(config['entity_types'])}",
         f"- size: {(out / 'model.safetensors').stat().st_size / 1e6:.1f} MB (fp16; the frozen word embeddings "
         f"come from the `{config['base_package']}` package, Apache-2.0)",
