@@ -66,7 +66,6 @@ def main() -> int:
         rate_alt, secs = median_rate(lambda: alt.extract(chunks, gold), n, args.repeats)
         print(f"relation step, gold entities ({other}): {rate_alt:7.0f} sentences/s  "
               f"(runs {', '.join(f'{s:.2f}' for s in secs)} s)")
-    del alt
     for path in CONLL04_NER_MODELS:
         if not path.exists():
             continue

@@ -265,15 +265,7 @@ def write_transformer_card(out: Path, config: dict, args, train, dev, dev_report
         f"device {tr['device']}. Reproduce:", "",
         "```", train_command(args), "```", "",
     ]
-    if dev_report is not None:
-        lines += ["## Dev results", "",
-                  _match_note(dev_report) + f" `kg eval ner --dataset {args.dev[0]} --model {out}`:", "",
-                  dev_report.markdown(), ""]
-    lines += [TEST_HEADER, "", "Not evaluated yet: run `kg eval ner --dataset NAME --split test --model DIR --card` "
-              "once, for the final model only.", ""]
-    path = out / "MODEL_CARD.md"
-    path.write_text("\n".join(lines), encoding="utf-8")
-    return path
+    return _write_card(out, lines, args, dev_report)
 
 
 LICENCES = {
@@ -315,6 +307,11 @@ def write_model_card(result, args, train, dev, dev_report) -> Path:
         f"{result.seconds / 60:.0f} min on one CPU thread. Reproduce:", "",
         "```", train_command(args), "```", "",
     ]
+    return _write_card(out, lines, args, dev_report)
+
+
+def _write_card(out: Path, lines: list[str], args, dev_report) -> Path:
+    """Append the dev section and the test placeholder to a card's lines; write MODEL_CARD.md."""
     if dev_report is not None:
         lines += ["## Dev results", "",
                   _match_note(dev_report) + f" `kg eval ner --dataset {args.dev[0]} --model {out}`:", "",

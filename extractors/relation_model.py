@@ -290,6 +290,41 @@ def _resolve_device(device: str) -> str:
     return device
 
 
+def optimizer_and_schedule(net, lr: float, head_lr: float, weight_decay: float, warmup: float, total_steps: int):
+    """AdamW with the encoder at lr and everything else (markers, features, head) at head_lr;
+    linear warm-up over the first `warmup` fraction of steps, then linear decay to 0."""
+    import torch
+
+    enc_params = [p for n, p in net.named_parameters() if n.startswith("encoder.") and p.requires_grad]
+    head_params = [p for n, p in net.named_parameters() if not n.startswith("encoder.") and p.requires_grad]
+    opt = torch.optim.AdamW([{"params": enc_params, "lr": lr}, {"params": head_params, "lr": head_lr}],
+                            weight_decay=weight_decay)
+    n_warm = max(1, int(warmup * total_steps))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min((s + 1) / n_warm, max(0.0, (total_steps - s) / max(1, total_steps - n_warm))))
+    return opt, sched
+
+
+def run_jobs(fn: Callable, jobs: list, device, workers: int | None = None) -> list:
+    """fn over jobs, in order. On CPU, N jobs run at once (N = workers, default torch's thread
+    count), each single-threaded (torch's thread count is set to 1 and then restored): small
+    matrices scale better across cores that way than inside one op, and each job is computed
+    the same way whatever N."""
+    import torch
+
+    if str(device) != "cpu" or not jobs:
+        return [fn(j) for j in jobs]
+    from concurrent.futures import ThreadPoolExecutor
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with ThreadPoolExecutor(max(1, min(workers or threads, len(jobs)))) as pool:
+            return list(pool.map(fn, jobs))
+    finally:
+        torch.set_num_threads(threads)
+
+
 # --------------------------------------------------------------------------- int8 inference
 
 
@@ -404,7 +439,6 @@ class MarkerRelationExtractor:
         """precision: "int8" or "fp32"; None uses the artifact's own (config "precision", the one
         its temperature and threshold were fitted with; fp32 when absent). int8 falls back to
         fp32 off CPU."""
-        import torch
         from safetensors.torch import load_file
 
         path = Path(path)
@@ -482,19 +516,7 @@ class MarkerRelationExtractor:
                 logits = self.net.pair_logits(hidden, c["b"], c["hs"], c["he"], c["ts"], c["te"]).float()
                 return torch.sigmoid(logits / self.temperature).masked_fill(~c["allowed"], 0.0).cpu().numpy()
 
-        threads = torch.get_num_threads()
-        workers = max(1, min(self.workers or threads, len(batches)))
-        if str(self.device) == "cpu":
-            from concurrent.futures import ThreadPoolExecutor
-
-            torch.set_num_threads(1)
-            try:
-                with ThreadPoolExecutor(workers) as pool:
-                    results = list(pool.map(run, batches))
-            finally:
-                torch.set_num_threads(threads)
-        else:
-            results = [run(idx) for idx in batches]
+        results = run_jobs(run, batches, self.device, self.workers)
         for (_, idx), probs in zip(batches, results):
             pos = 0
             for i in idx:
@@ -899,15 +921,10 @@ def train_relation_model(
     }
     extractor = MarkerRelationExtractor(net, tok, config, device)
 
-    enc_params = [p for n, p in net.named_parameters() if n.startswith("encoder.") and p.requires_grad]
-    head_params = [p for n, p in net.named_parameters() if not n.startswith("encoder.")]
-    opt = torch.optim.AdamW([{"params": enc_params, "lr": lr}, {"params": head_params, "lr": head_lr}],
-                            weight_decay=weight_decay)
     steps_per_epoch = math.ceil(len(train) / batch_size)
-    total = steps_per_epoch * epochs if max_steps is None else min(max_steps, steps_per_epoch * epochs)
-    n_warm = max(1, int(warmup * total))
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min((s + 1) / n_warm, max(0.0, (total - s) / max(1, total - n_warm))))
+    opt, sched = optimizer_and_schedule(net, lr, head_lr, weight_decay, warmup,
+                                        steps_per_epoch * epochs if max_steps is None
+                                        else min(max_steps, steps_per_epoch * epochs))
     log(f"training on {len(train)} sentences with candidate pairs ({sum(len(x.pairs) for x in train)} pairs, "
         f"{n_pos} positive), {len(dev) if dev else 0} dev sentences, {epochs} epochs x {steps_per_epoch} steps, "
         f"device {device}")

@@ -256,7 +256,6 @@ class TagCodec:
 
 
 def _build_net(encoder, n_tags: int, dropout: float = 0.1, n_ent_codes: int = 0, n_pos_codes: int = 0):
-    import torch
     from torch import nn
 
     def zero_embedding(n: int, H: int):
@@ -377,7 +376,7 @@ class TransformerEntityExtractor:
         """(start, end, model type, confidence) spans per text, in text order."""
         import torch
 
-        from extractors.relation_model import padded_length
+        from extractors.relation_model import padded_length, run_jobs
 
         windows = self.codec.encode(texts)
         # batches of one padded length, run N at once single-threaded on CPU (as the relation model)
@@ -401,18 +400,7 @@ class TransformerEntityExtractor:
                 res.append(self.codec.spans(self.codec.viterbi(lp), w.offsets, np.exp(lp), texts[w.text_index]))
             return res
 
-        threads = torch.get_num_threads()
-        if str(self.device) == "cpu" and jobs:
-            from concurrent.futures import ThreadPoolExecutor
-
-            torch.set_num_threads(1)
-            try:
-                with ThreadPoolExecutor(max(1, min(threads, len(jobs)))) as pool:
-                    results = list(pool.map(run, jobs))
-            finally:
-                torch.set_num_threads(threads)
-        else:
-            results = [run(job) for job in jobs]
+        results = run_jobs(run, jobs, self.device)
         out: list[list[tuple[int, int, str, float]]] = [[] for _ in texts]
         for (_, idx), spans in zip(jobs, results):
             for i, sp in zip(idx, spans):
@@ -518,7 +506,7 @@ def train_token_ner(
     import torch
     from tqdm import tqdm
 
-    from extractors.relation_model import _resolve_device, _seed_all, load_base
+    from extractors.relation_model import _resolve_device, _seed_all, load_base, optimizer_and_schedule
 
     device = _resolve_device(device)
     _seed_all(seed)
@@ -552,15 +540,10 @@ def train_token_ner(
                                  "pos_labels": features.pos_labels} if features else None}
     model = TransformerEntityExtractor(net, tok, config, None, device)
 
-    enc_params = [p for n, p in net.named_parameters() if n.startswith("encoder.") and p.requires_grad]
-    head_params = [p for n, p in net.named_parameters() if not n.startswith("encoder.")]
-    opt = torch.optim.AdamW([{"params": enc_params, "lr": lr}, {"params": head_params, "lr": head_lr}],
-                            weight_decay=weight_decay)
     steps_per_epoch = math.ceil(len(train) / batch_size)
-    total = steps_per_epoch * epochs if max_steps is None else min(max_steps, steps_per_epoch * epochs)
-    n_warm = max(1, int(warmup * total))
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min((s + 1) / n_warm, max(0.0, (total - s) / max(1, total - n_warm))))
+    opt, sched = optimizer_and_schedule(net, lr, head_lr, weight_decay, warmup,
+                                        steps_per_epoch * epochs if max_steps is None
+                                        else min(max_steps, steps_per_epoch * epochs))
     log(f"training on {len(train)} windows ({sum(len(w.ids) for w in train)} pieces), "
         f"{len(dev_examples) if dev_examples else 0} dev texts, {epochs} epochs x {steps_per_epoch} steps, "
         f"device {device}")
