@@ -21,7 +21,6 @@ import shlex
 import sys
 from pathlib import Path
 
-from extractors.cli_errors import err as _err
 from extractors.cli_errors import guarded
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
@@ -180,15 +179,24 @@ def cmd_train(args) -> int:
         dropout=args.dropout, learn_rate=args.learn_rate, seed=args.seed, alignment_mode=args.alignment,
         trim_punct=args.trim_punct, hidden_width=args.hidden_width, stdout=sys.stderr,
     )
-    dev_report = None
-    if dev:
-        from extractors.ner_eval import eval_ner
-
-        # named datasets' texts are their tokens joined by spaces: score on those tokens
-        snap = all(parse_spec(s, "dev")[1] for s in args.dev)
-        dev_report = eval_ner(str(result.out_dir), dev, snap=snap)
+    dev_report = _dev_report(args, result.out_dir, dev)
     card = write_model_card(result, args, train, dev, dev_report)
-    print(f"saved {result.summary()}")
+    return _print_summary(f"saved {result.summary()}", dev_report, card, args)
+
+
+def _dev_report(args, model_dir, dev):
+    """The trained model's strict scores on dev (None without dev)."""
+    if not dev:
+        return None
+    from extractors.ner_eval import eval_ner
+
+    # named datasets' texts are their tokens joined by spaces: score on those tokens
+    snap = all(parse_spec(s, "dev")[1] for s in args.dev)
+    return eval_ner(str(model_dir), dev, snap=snap)
+
+
+def _print_summary(saved: str, dev_report, card: Path, args) -> int:
+    print(saved)
     if dev_report is not None:
         print(f"dev (strict spans): P {100 * dev_report.precision:.2f} R {100 * dev_report.recall:.2f} "
               f"F1 {100 * dev_report.f1:.2f}; model card {card}")
@@ -215,29 +223,15 @@ def cmd_train_transformer(args, train, dev) -> int:
         dev_sources=list(args.dev or []), command=train_command(args),
         log=lambda m: print(m, file=sys.stderr, flush=True),
     )
-    dev_report = None
-    if dev:
-        from extractors.ner_eval import eval_ner
-
-        snap = all(parse_spec(s, "dev")[1] for s in args.dev)
-        dev_report = eval_ner(args.out, dev, snap=snap)
+    dev_report = _dev_report(args, args.out, dev)
     card = write_transformer_card(Path(args.out), summary["config"], args, train, dev, dev_report)
     size = (Path(args.out) / "model.safetensors").stat().st_size / 1e6
-    print(f"saved {args.out} ({size:.1f} MB; types {', '.join(types)})")
-    if dev_report is not None:
-        print(f"dev (strict spans): P {100 * dev_report.precision:.2f} R {100 * dev_report.recall:.2f} "
-              f"F1 {100 * dev_report.f1:.2f}; model card {card}")
-    print(f"reproduce: {train_command(args)}")
-    return 0
+    return _print_summary(f"saved {args.out} ({size:.1f} MB; types {', '.join(types)})", dev_report, card, args)
 
 
 def write_transformer_card(out: Path, config: dict, args, train, dev, dev_report) -> Path:
     """MODEL_CARD.md of a kg-token-ner artifact; `kg eval ner --card` adds the test section."""
     tr = config["training"]
-    names = []
-    for spec in list(args.data) + list(args.dev or []):
-        name, split = parse_spec(spec, "")
-        names.append(name if split or name in NER_DATASETS else f"`{name}` (your JSONL; check its licence)")
     lines = [
         f"# {out.name}", "",
         f"Transformer NER trained with `kg train ner --arch transformer` (extractors/transformer_ner.py): "
@@ -258,7 +252,7 @@ def write_transformer_card(out: Path, config: dict, args, train, dev, dev_report
         f"- train: {', '.join(f'`{s}`' for s in args.data)} ({len(train)} texts, "
         f"{sum(len(ex.entities) for ex in train)} entities)",
         f"- dev: {', '.join(f'`{s}`' for s in args.dev)} ({len(dev)} texts)" if dev else "- dev: none (last epoch kept)",
-        *[f"- licence: {LICENCES.get(n, n)}" for n in dict.fromkeys(names)], "",
+        *[f"- licence: {x}" for x in _licences(args)], "",
         "## Training", "",
         f"epochs {tr['epochs']} (best on dev: {tr['best_epoch']}), encoder lr {tr['lr']}, head lr {tr['head_lr']}, "
         f"batch {tr['batch_size']}, warm-up {tr['warmup']}, dropout {tr['dropout']}, seed {tr['seed']}, "
@@ -280,11 +274,7 @@ def write_model_card(result, args, train, dev, dev_report) -> Path:
     from extractors.ner_train import STRATEGY_NOTES
 
     out = Path(result.out_dir)
-    names = []
-    for spec in list(args.data) + list(args.dev or []):
-        name, split = parse_spec(spec, "")
-        names.append(name if split or name in NER_DATASETS else f"`{name}` (your JSONL; check its licence)")
-    licences = [LICENCES.get(n, n) for n in dict.fromkeys(names)]
+    licences = _licences(args)
     n_ents = sum(len(ex.entities) for ex in train)
     lines = [
         f"# {out.name}", "",
@@ -308,6 +298,15 @@ def write_model_card(result, args, train, dev, dev_report) -> Path:
         "```", train_command(args), "```", "",
     ]
     return _write_card(out, lines, args, dev_report)
+
+
+def _licences(args) -> list[str]:
+    """One licence line per distinct training/dev source of a `kg train ner` run."""
+    names = []
+    for spec in list(args.data) + list(args.dev or []):
+        name, split = parse_spec(spec, "")
+        names.append(name if split or name in NER_DATASETS else f"`{name}` (your JSONL; check its licence)")
+    return [LICENCES.get(n, n) for n in dict.fromkeys(names)]
 
 
 def _write_card(out: Path, lines: list[str], args, dev_report) -> Path:

@@ -335,6 +335,16 @@ def padded_length(n: int) -> int:
     return -(-n // PAD_MULTIPLE) * PAD_MULTIPLE
 
 
+def same_length_batches(indices: list[int], lengths: list[int], batch_size: int) -> list[tuple[int, list[int]]]:
+    """(padded length, indices) batches in which every item has the same padded length, so each
+    item is always computed at the same shape: with int8 linear maps its outputs are then
+    bit-identical whatever its batch-mates (fp32 matmuls still vary by ~1e-7 with the row count)."""
+    groups: dict[int, list[int]] = {}
+    for i in sorted(indices, key=lambda i: lengths[i]):
+        groups.setdefault(padded_length(lengths[i]), []).append(i)
+    return [(L, idx[k: k + batch_size]) for L, idx in groups.items() for k in range(0, len(idx), batch_size)]
+
+
 def _rowwise_int8_linear(linear):
     """An nn.Linear replacement computing in int8 with exact int32 accumulation.
 
@@ -387,6 +397,17 @@ def quantize_encoder_int8(net) -> int:
     return n
 
 
+def set_precision(model, precision: str) -> None:
+    """Put a loaded model (with .net, .device, .precision) in "int8" or "fp32". int8 swaps the
+    encoder's linear maps (quantize_encoder_int8) and needs a CPU with torch._int_mm; elsewhere
+    the model stays fp32 (model.precision says which runs). fp32 after int8 is not possible."""
+    if precision not in ("fp32", "int8"):
+        raise ModelLoadError(f"unknown precision {precision!r} (fp32 or int8)")
+    if precision == "int8" and model.precision != "int8" and str(model.device) == "cpu" and int8_supported():
+        quantize_encoder_int8(model.net)
+        model.precision = "int8"
+
+
 def int8_supported() -> bool:
     import torch
 
@@ -420,16 +441,7 @@ class MarkerRelationExtractor:
         self.name = name or config.get("name", "relations")
         self.batch_size = batch_size
         self.workers: int | None = None  # parallel CPU batches; None: torch.get_num_threads()
-        self.precision = "fp32"  # "int8" after quantize_int8()
-
-    def quantize_int8(self) -> bool:
-        """Run the encoder's linear maps in row-wise int8 (CPU only; see _rowwise_int8_linear).
-        Returns False, leaving fp32, where the device or the CPU build cannot."""
-        if str(self.device) != "cpu" or self.precision == "int8" or not int8_supported():
-            return False
-        quantize_encoder_int8(self.net)
-        self.precision = "int8"
-        return True
+        self.precision = "fp32"  # "int8" after set_precision(self, "int8")
 
     # --- loading / saving
 
@@ -439,33 +451,15 @@ class MarkerRelationExtractor:
         """precision: "int8" or "fp32"; None uses the artifact's own (config "precision", the one
         its temperature and threshold were fitted with; fp32 when absent). int8 falls back to
         fp32 off CPU."""
-        from safetensors.torch import load_file
-
         path = Path(path)
-        cfg_path, w_path = path / "config.json", path / "model.safetensors"
-        if not cfg_path.exists() or not w_path.exists():
-            raise ModelLoadError(f"no relation model at {path} (needs config.json and model.safetensors)")
-        try:
-            config = json.loads(cfg_path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as e:
-            raise ModelLoadError(f"{cfg_path}: invalid JSON ({e.msg})") from None
-        if config.get("format") != FORMAT:
-            raise ModelLoadError(f"{path}: not a {FORMAT} artifact (format {config.get('format')!r})")
+        config, state = read_artifact(path)
         device = _resolve_device(device)
         tok, enc = load_base(config.get("num_layers"))
         net = _build_net(enc, len(config["entity_types"]), len(config["relations"]), config.get("mlp_hidden", 768))
-        state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(w_path)).items()}
-        missing, unexpected = net.load_state_dict(state, strict=False)
-        missing = [k for k in missing if k != WORD_EMB_KEY and not k.endswith("position_ids")]
-        if missing or unexpected:
-            raise ModelLoadError(f"{w_path}: weights do not match the config (missing {missing[:3]}, unexpected {unexpected[:3]})")
+        load_weights(net, state, path / "model.safetensors")
         net.eval().to(device)
         ext = cls(net, tok, config, device, threshold, name=path.resolve().name)  # the artifact's directory name
-        want = precision or config.get("precision", "fp32")
-        if want not in ("fp32", "int8"):
-            raise ModelLoadError(f"unknown precision {want!r} (fp32 or int8)")
-        if want == "int8":
-            ext.quantize_int8()
+        set_precision(ext, precision or config.get("precision", "fp32"))
         return ext
 
     def save(self, out_dir: str | Path) -> None:
@@ -496,15 +490,7 @@ class MarkerRelationExtractor:
         for i, x in enumerate(instances):
             if not x.pairs:
                 out[i] = np.zeros((0, len(self.relations)), dtype=np.float32)
-        # batches hold sentences of one padded length only, so each sentence is always computed
-        # at the same shape: with int8 linear maps its scores are then bit-identical whatever
-        # its batch-mates (fp32 matmuls still vary by ~1e-7 with the batch's row count)
-        todo.sort(key=lambda i: len(instances[i].ids))
-        groups: dict[int, list[int]] = {}
-        for i in todo:
-            groups.setdefault(padded_length(len(instances[i].ids)), []).append(i)
-        batches = [(L, idx[k: k + self.batch_size]) for L, idx in groups.items()
-                   for k in range(0, len(idx), self.batch_size)]
+        batches = same_length_batches(todo, [len(x.ids) for x in instances], self.batch_size)
         self.net.eval()
 
         def run(job: tuple[int, list[int]]) -> np.ndarray:
@@ -612,20 +598,56 @@ class MarkerRelationExtractor:
         return out
 
 
-def save_artifact(net, config: dict, out_dir: str | Path) -> Path:
+def save_artifact(net, config: dict, out_dir: str | Path, fmt: str = FORMAT) -> Path:
+    """config.json and model.safetensors (fp16; the frozen word embeddings are left out: they
+    load from the base package)."""
+    import torch
     from safetensors.torch import save_file
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    state = {}
-    for k, v in net.state_dict().items():
-        if k == WORD_EMB_KEY or k.endswith("position_ids"):
-            continue
-        v = v.detach().cpu()
-        state[k] = (v.to(__import__("torch").float16) if v.is_floating_point() else v).contiguous()
-    save_file(state, str(out / "model.safetensors"), metadata={"format": FORMAT})
+    state = {k: (v.detach().cpu().to(torch.float16) if v.is_floating_point() else v.detach().cpu()).contiguous()
+             for k, v in net.state_dict().items() if k != WORD_EMB_KEY and not k.endswith("position_ids")}
+    save_file(state, str(out / "model.safetensors"), metadata={"format": fmt})
     (out / "config.json").write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return out
+
+
+def read_artifact(path: str | Path, fmt: str = FORMAT, kind: str = "relation") -> tuple[dict, dict]:
+    """(config, fp32 state dict) of a saved artifact of format `fmt`, or a ModelLoadError."""
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    cfg_path, w_path = path / "config.json", path / "model.safetensors"
+    if not cfg_path.is_file() or not w_path.is_file():
+        raise ModelLoadError(f"no {kind} model at {path} (needs config.json and model.safetensors)")
+    try:
+        config = json.loads(cfg_path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise ModelLoadError(f"{cfg_path}: invalid JSON ({e.msg})") from None
+    if config.get("format") != fmt:
+        raise ModelLoadError(f"{path}: not a {fmt} artifact (format {config.get('format')!r})")
+    state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(w_path)).items()}
+    return config, state
+
+
+def load_weights(net, state: dict, where: str | Path) -> None:
+    """Load a read_artifact state into net; every weight but the frozen word embeddings must match."""
+    missing, unexpected = net.load_state_dict(state, strict=False)
+    missing = [k for k in missing if k != WORD_EMB_KEY and not k.endswith("position_ids")]
+    if missing or unexpected:
+        raise ModelLoadError(f"{where}: weights do not match the config (missing {missing[:3]}, "
+                             f"unexpected {unexpected[:3]})")
+
+
+def round_to_fp16_(net) -> None:
+    """Round the trainable weights to fp16 in place, so what is scored after training is what ships."""
+    import torch
+
+    with torch.no_grad():
+        for n, p in net.named_parameters():
+            if n != WORD_EMB_KEY:
+                p.copy_(p.half().float())
 
 
 # --------------------------------------------------------------------------- scoring
@@ -744,8 +766,8 @@ def corrupt_entities(examples: list[Example], rate: float, entity_types: list[st
     return out
 
 
-def _batches(insts: list[Instance], batch_size: int, rng: random.Random) -> list[list[Instance]]:
-    """Shuffled batches of similar length (sorted inside pools of 50 batches)."""
+def shuffled_batches(insts: list, batch_size: int, rng: random.Random) -> list[list]:
+    """Shuffled training batches of similar length (items with .ids, sorted inside pools of 50 batches)."""
     order = list(range(len(insts)))
     rng.shuffle(order)
     pool = batch_size * 50
@@ -938,7 +960,7 @@ def train_relation_model(
         if entity_noise > 0:
             noisy = corrupt_entities(train_examples, entity_noise, entity_types, rng)
             train = [x for x in _label_instances(codec, noisy, schema) if x.pairs]
-        batches = _batches(train, batch_size, rng)
+        batches = shuffled_batches(train, batch_size, rng)
         bar = tqdm(batches, desc=f"epoch {epoch}/{epochs}", disable=not progress, mininterval=2.0, leave=False)
         ep_loss = []
         for batch in bar:
@@ -979,10 +1001,7 @@ def train_relation_model(
     if dev:
         net.load_state_dict(best[1], strict=False)
     net.eval()
-    with torch.no_grad():  # calibrate exactly what ships: the fp16-rounded weights, run in fp32
-        for n, p in net.named_parameters():
-            if n != WORD_EMB_KEY:
-                p.copy_(p.half().float())
+    round_to_fp16_(net)  # calibrate exactly what ships
     if dev:
         cal = calibrate(extractor, dev_examples)
         summary.update({"best_epoch": best[2], **cal})

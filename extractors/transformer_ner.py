@@ -329,62 +329,37 @@ class TransformerEntityExtractor:
         self.schema = schema
         self.name = f"token-ner:{name or config.get('name', 'ner')}"
         self.batch_size = batch_size
-        self.precision = "fp32"
-
-    def quantize_int8(self) -> bool:
-        """Row-wise int8 linear maps in the encoder (CPU only; see relation_model._rowwise_int8_linear):
-        about 2x faster, and a text's tags stay independent of its batch-mates."""
-        from extractors.relation_model import int8_supported, quantize_encoder_int8
-
-        if str(self.device) != "cpu" or self.precision == "int8" or not int8_supported():
-            return False
-        quantize_encoder_int8(self.net)
-        self.precision = "int8"
-        return True
+        self.precision = "fp32"  # "int8" after relation_model.set_precision(self, "int8")
 
     @classmethod
     def load(cls, path: str | Path, schema: Schema | None = None, device: str = "cpu",
              precision: str | None = None) -> "TransformerEntityExtractor":
         """precision: "int8" or "fp32"; None: the artifact's config "precision" (int8 when absent;
         int8 falls back to fp32 off CPU)."""
-        from extractors.relation_model import _resolve_device, load_base
+        from extractors.relation_model import _resolve_device, load_base, load_weights, read_artifact, set_precision
 
         path = Path(path)
-        config, state = _read_artifact(path)
-        w_path = path / "model.safetensors"
+        config, state = read_artifact(path, FORMAT, "NER")
         device = _resolve_device(device)
         tok, enc = load_base(config.get("num_layers"))
         feats = config.get("spacy_features")
         net = _build_net(enc, 1 + 2 * len(config["entity_types"]),
                          n_ent_codes=2 + 2 * len(feats["ner_labels"]) if feats else 0,
                          n_pos_codes=2 + len(feats["pos_labels"]) if feats else 0)
-        missing, unexpected = net.load_state_dict(state, strict=False)
-        missing = [k for k in missing if k != WORD_EMB_KEY and not k.endswith("position_ids")]
-        if missing or unexpected:
-            raise ModelLoadError(f"{w_path}: weights do not match the config (missing {missing[:3]}, "
-                                 f"unexpected {unexpected[:3]})")
+        load_weights(net, state, path / "model.safetensors")
         net.eval().to(device)
         ext = cls(net, tok, config, schema, device, name=path.resolve().name)
-        want = precision or config.get("precision", "int8")
-        if want not in ("fp32", "int8"):
-            raise ModelLoadError(f"unknown precision {want!r} (fp32 or int8)")
-        if want == "int8":
-            ext.quantize_int8()
+        set_precision(ext, precision or config.get("precision", "int8"))
         return ext
 
     def predict_texts(self, texts: Sequence[str]) -> list[list[tuple[int, int, str, float]]]:
         """(start, end, model type, confidence) spans per text, in text order."""
         import torch
 
-        from extractors.relation_model import padded_length, run_jobs
+        from extractors.relation_model import run_jobs, same_length_batches
 
         windows = self.codec.encode(texts)
-        # batches of one padded length, run N at once single-threaded on CPU (as the relation model)
-        groups: dict[int, list[int]] = {}
-        for i in sorted(range(len(windows)), key=lambda i: len(windows[i].ids)):
-            groups.setdefault(padded_length(len(windows[i].ids)), []).append(i)
-        jobs = [(L, idx[k:k + self.batch_size]) for L, idx in groups.items()
-                for k in range(0, len(idx), self.batch_size)]
+        jobs = same_length_batches(list(range(len(windows))), [len(w.ids) for w in windows], self.batch_size)
         self.net.eval()
 
         def run(job):
@@ -425,37 +400,6 @@ class TransformerEntityExtractor:
 
 
 # --------------------------------------------------------------------------- training
-
-
-def _read_artifact(path: str | Path) -> tuple[dict, dict]:
-    """(config, fp32 state dict) of a kg-token-ner artifact, or a ModelLoadError."""
-    from safetensors.torch import load_file
-
-    path = Path(path)
-    cfg_path, w_path = path / "config.json", path / "model.safetensors"
-    if not cfg_path.is_file() or not w_path.is_file():
-        raise ModelLoadError(f"no NER model at {path} (needs config.json and model.safetensors)")
-    try:
-        config = json.loads(cfg_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise ModelLoadError(f"{cfg_path}: invalid JSON ({e.msg})") from None
-    if config.get("format") != FORMAT:
-        raise ModelLoadError(f"{path}: not a {FORMAT} artifact (format {config.get('format')!r})")
-    state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(w_path)).items()}
-    return config, state
-
-
-def save_artifact(net, config: dict, out_dir: str | Path) -> Path:
-    import torch
-    from safetensors.torch import save_file
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    state = {k: (v.detach().cpu().to(torch.float16) if v.is_floating_point() else v.detach().cpu()).contiguous()
-             for k, v in net.state_dict().items() if k != WORD_EMB_KEY and not k.endswith("position_ids")}
-    save_file(state, str(out / "model.safetensors"), metadata={"format": FORMAT})
-    (out / "config.json").write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    return out
 
 
 def _span_f1(model: TransformerEntityExtractor, examples: Sequence[Example]) -> dict:
@@ -506,7 +450,16 @@ def train_token_ner(
     import torch
     from tqdm import tqdm
 
-    from extractors.relation_model import _resolve_device, _seed_all, load_base, optimizer_and_schedule
+    from extractors.relation_model import (
+        _resolve_device,
+        _seed_all,
+        load_base,
+        optimizer_and_schedule,
+        read_artifact,
+        round_to_fp16_,
+        save_artifact,
+        shuffled_batches,
+    )
 
     device = _resolve_device(device)
     _seed_all(seed)
@@ -514,17 +467,15 @@ def train_token_ner(
     if not entity_types:
         raise ValueError("no entity types to learn")
     init_state = None
-    if init_from is not None:
-        init_cfg, init_state = _read_artifact(init_from)
+    if init_from is not None:  # its layer count and feature tables, so its embeddings fit
+        init_cfg, init_state = read_artifact(init_from, FORMAT, "NER")
         num_layers = init_cfg.get("num_layers")
         feats = init_cfg.get("spacy_features")
         spacy_features = feats["model"] if feats else None
-    tok, enc = load_base(num_layers)
-    if init_state is not None:
-        feats = init_cfg.get("spacy_features")
         features = SpacyFeatures(feats["model"], feats["ner_labels"], feats["pos_labels"]) if feats else None
     else:
         features = SpacyFeatures(spacy_features) if spacy_features else None
+    tok, enc = load_base(num_layers)
     codec = TagCodec(tok, entity_types, max_length, features)
     net = _build_net(enc, len(codec.tags), dropout, features.n_ent_codes if features else 0,
                      features.n_pos_codes if features else 0).to(device)
@@ -550,14 +501,7 @@ def train_token_ner(
     history, best, step, t0 = [], (-1.0, None, 0), 0, time.time()
     for epoch in range(1, epochs + 1):
         net.train()
-        order = list(range(len(train)))
-        rng.shuffle(order)
-        pool = batch_size * 50  # similar lengths inside a batch, shuffled batches
-        batches = []
-        for k in range(0, len(order), pool):
-            part = sorted(order[k:k + pool], key=lambda i: len(train[i].ids))
-            batches += [[train[i] for i in part[j:j + batch_size]] for j in range(0, len(part), batch_size)]
-        rng.shuffle(batches)
+        batches = shuffled_batches(train, batch_size, rng)
         bar = tqdm(batches, desc=f"epoch {epoch}/{epochs}", disable=not progress, mininterval=2.0, leave=False)
         losses = []
         for batch in bar:
@@ -590,10 +534,7 @@ def train_token_ner(
     if dev_examples:
         net.load_state_dict(best[1], strict=False)
     net.eval()
-    with torch.no_grad():  # score exactly what ships: fp16-rounded weights, run in fp32
-        for n, p in net.named_parameters():
-            if n != WORD_EMB_KEY:
-                p.copy_(p.half().float())
+    round_to_fp16_(net)  # score exactly what ships
     summary = {"history": history, "steps": step, "best_epoch": best[2] if dev_examples else None}
     if dev_examples:
         summary["dev"] = config["dev_metrics"] = _span_f1(model, dev_examples)
@@ -603,6 +544,6 @@ def train_token_ner(
         "device": device, "best_epoch": summary["best_epoch"], "steps": step, "command": command, "history": history,
     }
     config["precision"] = "int8"  # inference default on CPU (`load(precision="fp32")` overrides)
-    save_artifact(net, config, out_dir)
+    save_artifact(net, config, out_dir, FORMAT)
     summary["config"] = config
     return summary
