@@ -131,6 +131,9 @@ def register(train_sub, eval_sub) -> None:
     g.add_argument("--lr", type=float, default=1e-4, help="encoder learning rate (the tag head uses 10x)")
     g.add_argument("--batch-size", type=int, default=16)
     g.add_argument("--layers", type=int, default=None, help="keep only the first N transformer layers")
+    g.add_argument("--data-seed", type=int, default=None,
+                   help="order of the training batches (default: --seed). Runs with one --seed and different "
+                        "--data-seed or --lr start from the same weights, so `kg train average` can average them")
     g.add_argument("--device", choices=["cpu", "cuda", "auto"], default="cpu")
     g.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     g.add_argument("--init", default=None, metavar="DIR",
@@ -218,7 +221,7 @@ def cmd_train_transformer(args, train, dev) -> int:
         raise UserError("the training data has no entities")
     summary = train_token_ner(
         train, types, args.out, dev, epochs=args.epochs, lr=args.lr, head_lr=args.lr * 10,
-        batch_size=args.batch_size, seed=args.seed, device=args.device, dropout=args.dropout,
+        batch_size=args.batch_size, seed=args.seed, data_seed=args.data_seed, device=args.device, dropout=args.dropout,
         num_layers=args.layers, max_steps=args.max_steps or None, init_from=args.init, sources=list(args.data),
         dev_sources=list(args.dev or []), command=train_command(args),
         log=lambda m: print(m, file=sys.stderr, flush=True),
@@ -230,7 +233,10 @@ def cmd_train_transformer(args, train, dev) -> int:
 
 
 def write_transformer_card(out: Path, config: dict, args, train, dev, dev_report) -> Path:
-    """MODEL_CARD.md of a kg-token-ner artifact; `kg eval ner --card` adds the test section."""
+    """MODEL_CARD.md of a kg-token-ner artifact (trained, or averaged when train is None);
+    `kg eval ner --card` adds the test section."""
+    from extractors.model_average import training_lines
+
     tr = config["training"]
     lines = [
         f"# {out.name}", "",
@@ -249,16 +255,21 @@ def write_transformer_card(out: Path, config: dict, args, train, dev, dev_report
         "- use: `KG_NER_MODEL=DIR` with a schema whose entity types list these types in their `labels` "
         "(graph_schema/conll04.yaml for CoNLL04)", "",
         "## Data", "",
-        f"- train: {', '.join(f'`{s}`' for s in args.data)} ({len(train)} texts, "
-        f"{sum(len(ex.entities) for ex in train)} entities)",
+        f"- train: {', '.join(f'`{s}`' for s in args.data)}" + (
+            f" ({len(train)} texts, {sum(len(ex.entities) for ex in train)} entities)" if train else ""),
         f"- dev: {', '.join(f'`{s}`' for s in args.dev)} ({len(dev)} texts)" if dev else "- dev: none (last epoch kept)",
         *[f"- licence: {x}" for x in _licences(args)], "",
         "## Training", "",
-        f"epochs {tr['epochs']} (best on dev: {tr['best_epoch']}), encoder lr {tr['lr']}, head lr {tr['head_lr']}, "
-        f"batch {tr['batch_size']}, warm-up {tr['warmup']}, dropout {tr['dropout']}, seed {tr['seed']}, "
-        f"device {tr['device']}. Reproduce:", "",
-        "```", train_command(args), "```", "",
     ]
+    if "averaged_from" in tr:
+        lines += training_lines(tr)
+    else:
+        lines += [
+            f"epochs {tr['epochs']} (best on dev: {tr['best_epoch']}), encoder lr {tr['lr']}, head lr {tr['head_lr']}, "
+            f"batch {tr['batch_size']}, warm-up {tr['warmup']}, dropout {tr['dropout']}, seed {tr['seed']}, "
+            f"device {tr['device']}. Reproduce:", "",
+            "```", train_command(args), "```", "",
+        ]
     return _write_card(out, lines, args, dev_report)
 
 
@@ -362,7 +373,8 @@ def train_command(args) -> str:
         parts += ["--out", args.out, "--arch", "transformer", "--epochs", args.epochs, "--lr", args.lr,
                   "--batch-size", args.batch_size, "--dropout", args.dropout, "--seed", args.seed,
                   "--device", args.device]
-        for flag, value in (("--layers", args.layers), ("--max-steps", args.max_steps), ("--threads", args.threads),
+        for flag, value in (("--layers", args.layers), ("--max-steps", args.max_steps), ("--data-seed", args.data_seed),
+                            ("--threads", args.threads),
                             ("--init", args.init)):
             if value:
                 parts += [flag, value]

@@ -51,7 +51,10 @@ def register(train_sub, eval_sub) -> None:
     p.add_argument("--lr", type=float, default=1e-4, help="encoder learning rate")
     p.add_argument("--head-lr", type=float, default=1e-3, help="learning rate of the markers and the MLP head")
     p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--seed", type=int, default=13)
+    p.add_argument("--seed", type=int, default=13, help="initial weights, dropout and (by default) batch order")
+    p.add_argument("--data-seed", type=int, default=None,
+                   help="order of the training batches (default: --seed). Runs with one --seed and different "
+                        "--data-seed or --lr start from the same weights, so `kg train average` can average them")
     p.add_argument("--device", choices=["cpu", "cuda", "auto"], default="cpu",
                    help="cpu (default), cuda, or auto (cuda when present)")
     p.add_argument("--warmup", type=float, default=0.1, help="fraction of steps with linear warm-up")
@@ -133,7 +136,7 @@ def cmd_train(args) -> int:
     summary = train_relation_model(
         train, schema, args.out, dev,
         epochs=args.epochs, lr=args.lr, head_lr=args.head_lr, batch_size=args.batch_size, seed=args.seed,
-        device=args.device, warmup=args.warmup, dropout=args.dropout, num_layers=args.layers,
+        data_seed=args.data_seed, device=args.device, warmup=args.warmup, dropout=args.dropout, num_layers=args.layers,
         max_steps=args.max_steps, entity_noise=args.entity_noise, precision=args.precision,
         sources=list(args.data), dev_sources=list(args.dev or []),
         command=command, progress=not args.quiet,
@@ -184,6 +187,7 @@ def _train_command(args) -> str:
               "--seed", args.seed, "--device", args.device]
     for flag, value, default in (("--warmup", args.warmup, 0.1), ("--dropout", args.dropout, 0.1),
                                  ("--layers", args.layers, None), ("--max-steps", args.max_steps, None),
+                                 ("--data-seed", args.data_seed, None),
                                  ("--entity-noise", args.entity_noise, 0.0),
                                  ("--threads", args.threads, 0), ("--precision", args.precision, "fp32")):
         if value != default:
@@ -194,6 +198,7 @@ def _train_command(args) -> str:
 def write_model_card(out: Path, config: dict, test: dict | None = None) -> Path:
     """MODEL_CARD.md from the artifact's config (and, when given, test-set results)."""
     from extractors.datasets import DATASETS, parse_dataset_spec
+    from extractors.model_average import training_lines
 
     tr = config.get("training", {})
     names = []
@@ -237,12 +242,13 @@ def write_model_card(out: Path, config: dict, test: dict | None = None) -> Path:
         "(0-7 train, 8 validation, 9 test), sentence-level (see extractors/datasets.py: from_docred)."
         if "re-docred" in names else "", "",
         "## Training", "",
-        f"epochs {tr.get('epochs')} (best on dev: {tr.get('best_epoch')}), lr {tr.get('lr')} (encoder) / "
-        f"{tr.get('head_lr')} (head), batch {tr.get('batch_size')}, warm-up {tr.get('warmup')}, dropout "
-        f"{tr.get('dropout')}, entity noise {tr.get('entity_noise', 0.0)}, seed {tr.get('seed')}, "
-        f"device {tr.get('device')}.", "",
-        "Reproduce:", "", "```", tr.get("command") or "(see config.json)",
-        *([tr["calibration_command"]] if tr.get("calibration_command") else []), "```", "",
+        *(training_lines(tr) if "averaged_from" in tr else [
+            f"epochs {tr.get('epochs')} (best on dev: {tr.get('best_epoch')}), lr {tr.get('lr')} (encoder) / "
+            f"{tr.get('head_lr')} (head), batch {tr.get('batch_size')}, warm-up {tr.get('warmup')}, dropout "
+            f"{tr.get('dropout')}, entity noise {tr.get('entity_noise', 0.0)}, seed {tr.get('seed')}, "
+            f"device {tr.get('device')}.", "",
+            "Reproduce:", "", "```", tr.get("command") or "(see config.json)",
+            *([tr["calibration_command"]] if tr.get("calibration_command") else []), "```", ""]),
         "## Dev results (gold entities, strict)", "",
     ]
     if dm:

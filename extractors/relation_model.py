@@ -601,13 +601,18 @@ class MarkerRelationExtractor:
 def save_artifact(net, config: dict, out_dir: str | Path, fmt: str = FORMAT) -> Path:
     """config.json and model.safetensors (fp16; the frozen word embeddings are left out: they
     load from the base package)."""
+    return save_state(net.state_dict(), config, out_dir, fmt)
+
+
+def save_state(state: dict, config: dict, out_dir: str | Path, fmt: str = FORMAT) -> Path:
+    """save_artifact for a bare state dict."""
     import torch
     from safetensors.torch import save_file
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     state = {k: (v.detach().cpu().to(torch.float16) if v.is_floating_point() else v.detach().cpu()).contiguous()
-             for k, v in net.state_dict().items() if k != WORD_EMB_KEY and not k.endswith("position_ids")}
+             for k, v in state.items() if k != WORD_EMB_KEY and not k.endswith("position_ids")}
     save_file(state, str(out / "model.safetensors"), metadata={"format": fmt})
     (out / "config.json").write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return out
@@ -891,6 +896,7 @@ def train_relation_model(
     head_lr: float = 1e-3,
     batch_size: int = 16,
     seed: int = 13,
+    data_seed: int | None = None,
     device: str = "cpu",
     warmup: float = 0.1,
     dropout: float = 0.1,
@@ -919,8 +925,8 @@ def train_relation_model(
     from tqdm import tqdm
 
     device = _resolve_device(device)
-    _seed_all(seed)
-    rng = random.Random(seed)
+    _seed_all(seed)  # weights and dropout
+    rng = random.Random(seed if data_seed is None else data_seed)  # batch order
     entity_types = list(schema.entity_types)
     relations = list(schema.relation_types)
     if not relations:
@@ -1011,7 +1017,7 @@ def train_relation_model(
             f"R {m['recall'] * 100:.2f} F1 {m['f1'] * 100:.2f}")
     config["training"] = {
         "data": sources or [], "dev": dev_sources or [], "epochs": epochs, "lr": lr, "head_lr": head_lr,
-        "batch_size": batch_size, "seed": seed, "warmup": warmup, "entity_noise": entity_noise, "dropout": dropout, "weight_decay": weight_decay,
+        "batch_size": batch_size, "seed": seed, "data_seed": data_seed, "warmup": warmup, "entity_noise": entity_noise, "dropout": dropout, "weight_decay": weight_decay,
         "device": device, "best_epoch": summary.get("best_epoch"), "steps": step, "command": command,
         "history": history,
     }

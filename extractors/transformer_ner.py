@@ -424,6 +424,7 @@ def train_token_ner(
     head_lr: float = 1e-3,
     batch_size: int = 16,
     seed: int = 13,
+    data_seed: int | None = None,
     device: str = "cpu",
     warmup: float = 0.1,
     dropout: float = 0.1,
@@ -462,8 +463,8 @@ def train_token_ner(
     )
 
     device = _resolve_device(device)
-    _seed_all(seed)
-    rng = random.Random(seed)
+    _seed_all(seed)  # weights and dropout
+    rng = random.Random(seed if data_seed is None else data_seed)  # batch order
     if not entity_types:
         raise ValueError("no entity types to learn")
     init_state = None
@@ -540,7 +541,7 @@ def train_token_ner(
         summary["dev"] = config["dev_metrics"] = _span_f1(model, dev_examples)
     config["training"] = {
         "data": sources or [], "dev": dev_sources or [], "init_from": str(init_from) if init_from else None, "epochs": epochs, "lr": lr, "head_lr": head_lr,
-        "batch_size": batch_size, "seed": seed, "warmup": warmup, "dropout": dropout, "weight_decay": weight_decay,
+        "batch_size": batch_size, "seed": seed, "data_seed": data_seed, "warmup": warmup, "dropout": dropout, "weight_decay": weight_decay,
         "device": device, "best_epoch": summary["best_epoch"], "steps": step, "command": command, "history": history,
     }
     config["precision"] = "int8"  # inference default on CPU (`load(precision="fp32")` overrides)

@@ -191,10 +191,11 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = sub.add_parser("eval", help="score a model on a dataset")
     eval_sub = evaluate.add_subparsers(dest="what", required=True)
     # Each model family registers its own train/eval subcommands.
-    from extractors import ner_cli, relation_cli
+    from extractors import model_average, ner_cli, relation_cli
 
     relation_cli.register(train_sub, eval_sub)
     ner_cli.register(train_sub, eval_sub)
+    model_average.register(train_sub)
     return parser
 
 
