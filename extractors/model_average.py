@@ -23,6 +23,9 @@ from typing import Sequence
 from extractors.cli_errors import guarded
 from extractors.ner import ModelLoadError
 
+DATA_SEED_HELP = ("order of the training batches (default: --seed). Runs with one --seed and different "
+                  "--data-seed or --lr start from the same weights, so `kg train average` can average them")
+
 # config entries that must agree for two artifacts' weights to mean the same thing
 _MUST_MATCH = ("format", "base_model", "num_layers", "max_length", "entity_types", "relations", "tags",
                "spacy_features", "mlp_hidden", "schema")
@@ -47,9 +50,10 @@ def average_artifacts(dirs: Sequence[str | Path], out: str | Path, command: str 
     dirs = [Path(d) for d in dirs]
     if len(dirs) < 2:
         raise ModelLoadError("averaging needs at least two models")
-    first = [_read_config(d) for d in dirs][0]
-    fmt = first.get("format")
-    arts = [read_artifact(d, fmt, "model") for d in dirs]
+    for d in dirs:  # a missing or unreadable model fails here, with its own message
+        _read_config(d)
+    arts = [read_artifact(d, _read_config(dirs[0]).get("format"), "model") for d in dirs]
+    first = arts[0][0]
     for d, (cfg, state) in zip(dirs[1:], arts[1:]):
         for key in _MUST_MATCH:
             if cfg.get(key) != first.get(key):
@@ -62,7 +66,9 @@ def average_artifacts(dirs: Sequence[str | Path], out: str | Path, command: str 
             raise ModelLoadError(f"{d}: its weights do not have {dirs[0]}'s shapes")
     state = {k: sum(s[k] for _, s in arts) / len(arts) if v.is_floating_point() else v
              for k, v in arts[0][1].items()}
-    config = {k: v for k, v in first.items() if k not in ("dev_metrics", "eval_results", "temperature", "threshold")}
+    config = {k: v for k, v in first.items() if k not in ("dev_metrics", "eval_results")}
+    if "temperature" in config:  # a relation model: uncalibrated until `--dev` / `kg train calibration`
+        config.update(temperature=1.0, threshold=0.5)
     config["name"] = Path(out).name
     tr0 = first.get("training", {})
     config["training"] = {
@@ -73,7 +79,7 @@ def average_artifacts(dirs: Sequence[str | Path], out: str | Path, command: str 
                            "data_seed": c.get("training", {}).get("data_seed"), "best_epoch": c.get("training", {}).get("best_epoch")}
                           for d, (c, _) in zip(dirs, arts)],
     }
-    save_state(state, config, out, fmt)
+    save_state(state, config, out, first["format"])
     return config
 
 
@@ -137,8 +143,6 @@ def _finish_relations(args, out: Path, config: dict) -> int:
 
     if not args.dev:
         print("kg: note: no --dev: temperature 1 and threshold 0.5 (run `kg train calibration`)", file=sys.stderr)
-        config.update(temperature=1.0, threshold=0.5)
-        (out / "config.json").write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         relation_cli.write_model_card(out, config)
         return 0
     return relation_cli.cmd_calibrate(argparse.Namespace(model=str(out), dev=args.dev, precision=args.precision))

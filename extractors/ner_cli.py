@@ -94,6 +94,8 @@ def load_examples(spec: str, default_split: str, datasets_dir: str | Path | None
 
 def register(train_sub, eval_sub) -> None:
     """Add the 'ner' subcommands; each sets args.func(args) -> exit code."""
+    from extractors.model_average import DATA_SEED_HELP
+
     p = train_sub.add_parser(
         "ner", help="fine-tune spaCy NER on annotated entities",
         description="Fine-tune spaCy's NER with spaCy's own training loop (early stopping and model-best on --dev "
@@ -132,8 +134,7 @@ def register(train_sub, eval_sub) -> None:
     g.add_argument("--batch-size", type=int, default=16)
     g.add_argument("--layers", type=int, default=None, help="keep only the first N transformer layers")
     g.add_argument("--data-seed", type=int, default=None,
-                   help="order of the training batches (default: --seed). Runs with one --seed and different "
-                        "--data-seed or --lr start from the same weights, so `kg train average` can average them")
+                   help=DATA_SEED_HELP)
     g.add_argument("--device", choices=["cpu", "cuda", "auto"], default="cpu")
     g.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     g.add_argument("--init", default=None, metavar="DIR",

@@ -36,6 +36,8 @@ _guarded = guarded(_user_errors)
 
 def register(train_sub, eval_sub) -> None:
     """Add the 'relations' subcommands; each sets args.func(args) -> exit code."""
+    from extractors.model_average import DATA_SEED_HELP
+
     p = train_sub.add_parser(
         "relations", aliases=["relation"], help="fine-tune the marker relation classifier (MiniLM-L6)",
         description="Fine-tune all-MiniLM-L6-v2 with typed entity markers to classify relations between "
@@ -53,8 +55,7 @@ def register(train_sub, eval_sub) -> None:
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--seed", type=int, default=13, help="initial weights, dropout and (by default) batch order")
     p.add_argument("--data-seed", type=int, default=None,
-                   help="order of the training batches (default: --seed). Runs with one --seed and different "
-                        "--data-seed or --lr start from the same weights, so `kg train average` can average them")
+                   help=DATA_SEED_HELP)
     p.add_argument("--device", choices=["cpu", "cuda", "auto"], default="cpu",
                    help="cpu (default), cuda, or auto (cuda when present)")
     p.add_argument("--warmup", type=float, default=0.1, help="fraction of steps with linear warm-up")
