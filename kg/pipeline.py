@@ -90,7 +90,7 @@ class Pipeline:
 
             torch.set_num_threads(s.torch_threads)
         schema = load_schema(s.schema_path)
-        embedder = get_embedder(s.embedding_model, s.device, s.embed_batch_size)
+        embedder = get_embedder(s.embedding_model, s.device, s.embedding_precision)
         return cls(
             schema=schema,
             chunker=SentenceChunker(s.spacy_model, s.chunk_chars),

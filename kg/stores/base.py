@@ -4,15 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
 
+from kg.errors import QueryLimitExceeded, QueryRefused, ReadOnlyViolation, StoreError, StoreUnavailable
 from kg.types import Chunk, DeleteReport, Document, Entity, GraphBatch, Scored, Subgraph
 
-
-class StoreError(Exception):
-    """A store problem worth a clear one-line message (not a stack trace)."""
-
-
-class ReadOnlyViolation(StoreError):
-    """A write was attempted through a read-only query."""
+__all__ = ["GraphStore", "QueryLimitExceeded", "QueryRefused", "ReadOnlyViolation", "StoreError", "StoreUnavailable"]
 
 
 @runtime_checkable

@@ -1,0 +1,46 @@
+"""Batches whose every item is computed at one shape, run as parallel single-threaded jobs.
+
+Together with the row-wise int8 linear maps (int8.py) this makes a model's output for one
+input independent of its batch-mates and of the thread count: every op then works on that
+input alone at a shape fixed by its own padded length.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+PAD_MULTIPLE = 8  # inputs are padded to a multiple of this and batched only with equal padded lengths
+
+
+def padded_length(n: int) -> int:
+    return -(-n // PAD_MULTIPLE) * PAD_MULTIPLE
+
+
+def same_length_batches(indices: list[int], lengths: list[int], batch_size: int) -> list[tuple[int, list[int]]]:
+    """(padded length, indices) batches in which every item has the same padded length, so each
+    item is always computed at the same shape: with int8 linear maps its outputs are then
+    bit-identical whatever its batch-mates (fp32 matmuls still vary by ~1e-7 with the row count)."""
+    groups: dict[int, list[int]] = {}
+    for i in sorted(indices, key=lambda i: lengths[i]):
+        groups.setdefault(padded_length(lengths[i]), []).append(i)
+    return [(L, idx[k: k + batch_size]) for L, idx in groups.items() for k in range(0, len(idx), batch_size)]
+
+
+def run_jobs(fn: Callable, jobs: list, device, workers: int | None = None) -> list:
+    """fn over jobs, in order. On CPU, N jobs run at once (N = workers, default torch's thread
+    count), each single-threaded (torch's thread count is set to 1 and then restored): small
+    matrices scale better across cores that way than inside one op, and each job is computed
+    the same way whatever N."""
+    import torch
+
+    if str(device) != "cpu" or not jobs:
+        return [fn(j) for j in jobs]
+    from concurrent.futures import ThreadPoolExecutor
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with ThreadPoolExecutor(max(1, min(workers or threads, len(jobs)))) as pool:
+            return list(pool.map(fn, jobs))
+    finally:
+        torch.set_num_threads(threads)

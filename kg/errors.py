@@ -1,0 +1,33 @@
+"""One error hierarchy. Every error a user can cause or fix is a KGError whose message is one
+clear line; the CLI prints it (exit 2) and the API maps it to a status code. Anything else
+that escapes is a bug."""
+
+from __future__ import annotations
+
+
+class KGError(Exception):
+    """A problem worth one clear line to the user, not a stack trace."""
+
+
+class ModelLoadError(KGError):
+    """A model could not be found or loaded."""
+
+
+class StoreError(KGError):
+    """A store problem: bad data refused, a failed query, a store that cannot start."""
+
+
+class StoreUnavailable(StoreError):
+    """The store is down or (re)starting; retrying later may work (HTTP 503)."""
+
+
+class ReadOnlyViolation(StoreError):
+    """A write was attempted through a read-only query."""
+
+
+class QueryRefused(StoreError):
+    """A read-only query was refused before it ran (LOAD CSV, too long, too deeply nested)."""
+
+
+class QueryLimitExceeded(StoreError):
+    """A read-only query ran into its time or memory limit."""
