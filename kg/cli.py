@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from typing import Any
 
@@ -60,10 +61,10 @@ def cmd_ingest(args) -> int:
     from kg.pipeline import Pipeline
 
     settings = get_settings()
-    store = _open_store()
-    pipeline = Pipeline.from_settings(settings, store)
-    items = list(read_inputs(args.paths, settings.max_file_bytes))
-    report = pipeline.ingest(items, progress=None if not args.quiet else False, total=len(items))
+    with _open_store() as store:
+        pipeline = Pipeline.from_settings(settings, store)
+        items = list(read_inputs(args.paths, settings.max_file_bytes))
+        report = pipeline.ingest(items, progress=None if not args.quiet else False, total=len(items))
     for e in report.errors:
         _err(str(e))
     summary = (
@@ -123,16 +124,21 @@ def cmd_extract(args) -> int:
 
 def cmd_query(args) -> int:
     params = dict(_parse_param(p) for p in args.param or [])
-    rows = _open_store().query(args.cypher, params, read_only=True)
+    with _open_store() as store:
+        result = store.read_only_query(args.cypher, params, timeout_ms=args.timeout_ms, max_rows=args.max_rows)
     if args.json:
-        print(json.dumps(rows, ensure_ascii=False, indent=2, default=str))
+        print(json.dumps(result.rows, ensure_ascii=False, indent=2, default=str))
     else:
-        _print_table(rows)
+        _print_table(result.rows)
+    if result.truncated:
+        print(f"kg: note: only the first {len(result.rows)} rows are shown (--max-rows, KG_QUERY_MAX_ROWS)",
+              file=sys.stderr)
     return 0
 
 
 def cmd_stats(args) -> int:
-    stats = _open_store().stats()
+    with _open_store() as store:
+        stats = store.stats()
     if args.json:
         print(json.dumps(stats, indent=2, default=str))
     else:
@@ -147,7 +153,8 @@ def cmd_stats(args) -> int:
 
 
 def cmd_delete(args) -> int:
-    report = _open_store().delete_document(args.doc_id)
+    with _open_store() as store:
+        report = store.delete_document(args.doc_id)
     if not report.found:
         _err(f"no document with id {args.doc_id!r} (see: kg query \"MATCH (d:Document) RETURN d.id\")")
         return 1
@@ -155,6 +162,36 @@ def cmd_delete(args) -> int:
         f"deleted {args.doc_id}: {report.chunks} chunks, {report.mentions} mentions, {report.entities} entities, "
         f"{report.relations} relations ({report.relations_updated} kept with other sources)"
     )
+    return 0
+
+
+def cmd_server(args) -> int:
+    """The embedded store's server: keep one warm between commands, or stop it."""
+    from kg.config import get_settings
+    from kg.stores.falkordb_server import FalkorDBServer
+
+    settings = get_settings()
+    if settings.store != "falkordb":
+        raise CLIError(f"KG_STORE={settings.store}: `kg server` manages the embedded store only")
+    srv = FalkorDBServer(settings.data_dir)
+    if args.action == "start":
+        srv.set_keep_running(True)
+        srv.start()
+        print(f"FalkorDB server for {srv.data_dir} is running (pid {srv.pid}, socket {srv.socket_path}); "
+              "it stays up until `kg server stop`")
+    elif args.action == "stop":
+        srv.set_keep_running(False)
+        was = srv.is_running()
+        if was:
+            srv.compact()
+        srv.stop(force=True)
+        print(f"FalkorDB server for {srv.data_dir} {'stopped' if was else 'was not running'}")
+    else:
+        running = srv.is_running()
+        incr, base = srv.aof_sizes()
+        print(f"FalkorDB server for {srv.data_dir}: {'running, pid ' + str(srv.pid) if running else 'not running'}"
+              f"{'; kept running (kg server start)' if srv.keep_running else ''}; "
+              f"data {base / 1e6:.1f} MB snapshot + {incr / 1e6:.1f} MB log")
     return 0
 
 
@@ -176,6 +213,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("cypher")
     p.add_argument("--param", action="append", metavar="NAME=VALUE", help="query parameter (JSON value or string)")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--timeout-ms", type=int, default=None, help="time limit (default KG_QUERY_TIMEOUT_MS)")
+    p.add_argument("--max-rows", type=int, default=None, help="row limit (default KG_QUERY_MAX_ROWS)")
     p.set_defaults(func=cmd_query)
 
     p = sub.add_parser("stats", help="counts of documents, chunks, entities and relations")
@@ -185,6 +224,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("delete", help="remove a document and everything only it supported")
     p.add_argument("doc_id")
     p.set_defaults(func=cmd_delete)
+
+    p = sub.add_parser("server", help="the embedded store's server: start (keep it warm), stop, status")
+    p.add_argument("action", choices=["start", "stop", "status"])
+    p.set_defaults(func=cmd_server)
 
     train = sub.add_parser("train", help="fine-tune a model on annotated data")
     train_sub = train.add_subparsers(dest="what", required=True)
@@ -208,6 +251,9 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    # SIGTERM (a service manager, `kill`) unwinds like Ctrl-C, so stores close and the embedded
+    # server child stops instead of being left behind
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         return int(args.func(args) or 0)
     except (CLIError, StoreError, ModelLoadError, SchemaError) as e:
@@ -219,6 +265,17 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         _err("interrupted")
         return 130
+    except Terminated:
+        _err("terminated")
+        return 143
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that `finally` blocks and context managers run."""
+
+
+def _terminate(signum, frame) -> None:
+    raise Terminated()
 
 
 if __name__ == "__main__":

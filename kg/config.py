@@ -23,6 +23,16 @@ class Settings(BaseSettings):
     neo4j_user: str = "neo4j"
     neo4j_password: str = "password"
     neo4j_database: str = "neo4j"
+    # user (read-only) queries: refused before they run when longer or more deeply nested than
+    # this (FalkorDB's parser is exponential in nesting), stopped after the timeout, cut at max_rows
+    query_timeout_ms: int = Field(10_000, ge=1)
+    query_max_rows: int = Field(10_000, ge=1)
+    query_max_chars: int = Field(20_000, ge=1)
+    query_max_depth: int = Field(12, ge=1)
+    # the embedded server's own limits, for every query: longest run, memory, cached plans per thread
+    query_timeout_max_ms: int = Field(600_000, ge=1)
+    query_memory_mb: int = Field(1024, ge=16)
+    query_plan_cache: int = Field(8, ge=1)
 
     # --- models ---
     schema_path: Path = REPO_ROOT / "graph_schema" / "default.yaml"

@@ -197,10 +197,9 @@ class Pipeline:
                     replacing.append(d.id)
             if todo:
                 results = self.extract(todo)
-                # the old version goes only once the new one is extracted: a failure keeps it
-                for doc_id in replacing:
-                    self.store.delete_document(doc_id)
                 batch, merged = self.build_batch(results)
+                # one atomic write: the new versions in, the old versions out, or nothing at all
+                batch.replaces = replacing
                 self.store.upsert(batch)
                 report.updated += len(replacing)
                 report.ingested += len(todo) - len(replacing)

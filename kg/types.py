@@ -103,11 +103,15 @@ class RelationLink:
 
 @dataclass
 class GraphBatch:
+    """One atomic write: a store applies all of it or none of it."""
+
     documents: list[Document] = field(default_factory=list)
     chunks: list[Chunk] = field(default_factory=list)
     entities: list[Entity] = field(default_factory=list)
     mentions: list[MentionLink] = field(default_factory=list)
     relations: list[RelationLink] = field(default_factory=list)
+    # ids of stored documents whose old version this batch replaces: removed in the same write
+    replaces: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -119,6 +123,14 @@ class DeleteReport:
     entities: int = 0
     relations: int = 0  # relationships deleted outright
     relations_updated: int = 0  # relationships that lost a source but survive
+
+
+@dataclass
+class QueryResult:
+    """Rows of a user's read-only query, cut at its row limit (truncated says so)."""
+
+    rows: list[dict[str, Any]]
+    truncated: bool = False
 
 
 @dataclass

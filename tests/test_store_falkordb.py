@@ -34,12 +34,12 @@ def test_read_only_query_cannot_load_csv(store):
 
 def test_store_from_settings_starts_and_stops_its_server(tmp_path):
     settings = Settings(data_dir=tmp_path / "kg", graph_name="g")
-    store = FalkorDBStore(settings)
+    store = FalkorDBStore.from_settings(settings)
     try:
         assert store.server.started and (tmp_path / "kg" / "redis.pid").exists()
         store.upsert(batch_doc1())
         # a second store on the same data dir shares the running server
-        other = FalkorDBStore(settings)
+        other = FalkorDBStore.from_settings(settings)
         assert other.server is store.server and other.stats()["documents"] == 1
         other.close()
         assert store.server.is_running()  # this process still uses it

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
 
 from kg.errors import QueryLimitExceeded, QueryRefused, ReadOnlyViolation, StoreError, StoreUnavailable
-from kg.types import Chunk, DeleteReport, Document, Entity, GraphBatch, Scored, Subgraph
+from kg.types import Chunk, DeleteReport, Document, Entity, GraphBatch, QueryResult, Scored, Subgraph
 
 __all__ = ["GraphStore", "QueryLimitExceeded", "QueryRefused", "ReadOnlyViolation", "StoreError", "StoreUnavailable"]
 
@@ -24,7 +24,17 @@ class GraphStore(Protocol):
 
     def query(
         self, cypher: str, params: Mapping[str, Any] | None = None, *, read_only: bool = True
-    ) -> list[dict[str, Any]]: ...
+    ) -> list[dict[str, Any]]:
+        """Cypher from the library itself: every row. read_only queries go through the guard."""
+        ...
+
+    def read_only_query(
+        self, cypher: str, params: Mapping[str, Any] | None = None, *,
+        timeout_ms: int | None = None, max_rows: int | None = None,
+    ) -> QueryResult:
+        """A user's query: refused if it could reach out (LOAD CSV) or stall the parser, run
+        read-only with a time limit (QueryLimitExceeded), cut at max_rows."""
+        ...
 
     def get_entities(self, ids: Sequence[str]) -> list[Entity]: ...
 
@@ -51,3 +61,7 @@ class GraphStore(Protocol):
     def clear(self) -> None: ...
 
     def close(self) -> None: ...
+
+    def __enter__(self) -> "GraphStore": ...
+
+    def __exit__(self, *exc: Any) -> None: ...

