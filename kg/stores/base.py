@@ -15,6 +15,10 @@ class ReadOnlyViolation(StoreError):
     """A write was attempted through a read-only query."""
 
 
+class QueryRefused(StoreError):
+    """A user's read-only query refused before it reached the server (see kg.stores.cypher_guard)."""
+
+
 @runtime_checkable
 class GraphStore(Protocol):
     def upsert(self, batch: GraphBatch) -> None:

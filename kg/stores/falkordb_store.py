@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import time
 from collections import defaultdict
 from datetime import datetime, timezone
@@ -37,6 +36,7 @@ from falkordb.path import Path as FPath
 
 from kg.stores import cypher as cy
 from kg.stores.base import ReadOnlyViolation, StoreError
+from kg.stores.cypher_guard import check_read_only_query
 from kg.stores.falkordb_server import FalkorDBServer
 from kg.types import (
     Chunk,
@@ -57,7 +57,6 @@ EF_RUNTIME = 200
 RRF_K = 60  # reciprocal rank fusion constant (Cormack et al. 2009)
 INDEX_WAIT_S = 600.0  # longest wait for an index the server is rebuilding after a restart
 _RO_REFUSAL = "is to be executed only on read-only queries"
-_LOAD_CSV = re.compile(r"\bLOAD\s+CSV\b", re.IGNORECASE)
 
 
 def _key_function() -> Callable[[Sequence[str], str], list[str]]:
@@ -560,9 +559,8 @@ class FalkorDBStore:
 
     def query(self, cypher: str, params: Mapping[str, Any] | None = None, *, read_only: bool = True
               ) -> list[dict[str, Any]]:
-        if read_only and _LOAD_CSV.search(cypher):
-            # a read to the server, but it reads files and URLs: not for untrusted read-only callers
-            raise StoreError("LOAD CSV is not allowed in read-only queries")
+        if read_only:
+            check_read_only_query(cypher)  # user queries: no LOAD CSV, no parser-exhausting nesting
         res = self._run(cypher, params, read_only=read_only)
         cols = [h[1] if isinstance(h, (list, tuple)) else h for h in res.header]
         return [{c: plain(v) for c, v in zip(cols, row)} for row in res.result_set]
