@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from kg.stores.base import GraphStore, ReadOnlyViolation, StoreError
+from kg.stores.base import GraphStore, QueryRefused, ReadOnlyViolation, StoreError
 
-__all__ = ["GraphStore", "ReadOnlyViolation", "StoreError", "FalkorDBStore", "FalkorDBServer"]
+__all__ = ["GraphStore", "QueryRefused", "ReadOnlyViolation", "StoreError", "FalkorDBStore", "FalkorDBServer"]
 
 
 def __getattr__(name: str) -> Any:

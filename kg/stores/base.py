@@ -13,7 +13,8 @@ __all__ = ["GraphStore", "QueryLimitExceeded", "QueryRefused", "ReadOnlyViolatio
 @runtime_checkable
 class GraphStore(Protocol):
     def upsert(self, batch: GraphBatch) -> None:
-        """Idempotent, batched MERGE of everything in the batch."""
+        """Idempotent, batched MERGE of everything in the batch, as one atomic write; the stored
+        versions of batch.replaces are removed in the same write."""
         ...
 
     def delete_document(self, doc_id: str) -> DeleteReport:
