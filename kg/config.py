@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     # --- pipeline ---
     chunk_chars: int = Field(1000, ge=100)  # target chunk size; chunks end on sentence boundaries
     write_batch_size: int = 2000
+    # characters of documents extracted and written together; each such batch is one atomic write
+    ingest_batch_chars: int = Field(50_000, ge=1)
     # cosine similarity of name embeddings above which two same-type entities merge;
     # chosen on Re-DocRED by F0.5 (bench/resolution_threshold.py; README "Entity resolution")
     resolve_threshold: float = 0.9

@@ -99,6 +99,7 @@ class Pipeline:
             embedder=embedder,
             resolver=EntityResolver(embedder, s.resolve_threshold),
             store=store,
+            batch_chars=s.ingest_batch_chars,
         )
 
     # --- extraction (no store) ---

@@ -42,6 +42,7 @@ from kg.errors import StoreError, StoreUnavailable
 
 STOP_TIMEOUT_S = 60.0  # a clean shutdown fsyncs the AOF and may wait for a rewrite
 SILENT_START_S = 60.0  # a server that neither answers nor says LOADING for this long is stuck
+LOADING_MESSAGE_AFTER_S = 1.0  # say on stderr that a big graph is loading once it takes this long
 KEEP_RUNNING = "keep-running"  # marker file in data_dir: leave the server up when the last user leaves
 COMPACT_MIN_BYTES = 1 << 20  # compact once the incremental AOF has grown past this
 
@@ -58,6 +59,9 @@ class ServerLimits:
     # cached plans per thread (CACHE_SIZE, default 25): a cached plan keeps its folded constants,
     # so 40 distinct constant queries held 1.2 GB at 25 and 0.2 GB at 4
     plan_cache: int = 8
+    # compact the append-only file when a store closes after writing, and let redis do it by
+    # itself when the file doubles (off only in tests that need a long history to replay)
+    auto_compact: bool = True
 
     def module_args(self) -> list[str]:
         return ["TIMEOUT_MAX", str(self.timeout_max_ms), "TIMEOUT_DEFAULT", str(self.timeout_max_ms),
@@ -86,6 +90,11 @@ def socket_path_for(data_dir: Path) -> Path:
 
 
 def _pid_alive(pid: int) -> bool:
+    try:  # our own child that exited is a zombie until reaped: reap it, or it looks alive
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    except ChildProcessError:
+        pass  # not our child
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -227,7 +236,7 @@ class FalkorDBServer:
         min_bytes (or past a quarter of the base), and wait for it: the next start then loads
         the snapshot instead of replaying every write. Returns True when a rewrite ran."""
         incr, base = self.aof_sizes()
-        if incr < min_bytes and incr < base // 4 + 1:
+        if not self.limits.auto_compact or (incr < min_bytes and incr < base // 4 + 1):
             return False
         try:
             with self._client() as c:
@@ -286,26 +295,29 @@ class FalkorDBServer:
             fcntl.flock(lock, fcntl.LOCK_EX)
             yield
 
-    def _client(self) -> redis.Redis:
+    def _client(self, timeout: float = 5.0) -> redis.Redis:
         # no retries: redis-py's default backoff would turn "nobody listens" into a 4 s wait
-        return redis.Redis(unix_socket_path=str(self.socket_path), socket_timeout=5, socket_connect_timeout=1,
-                           retry=Retry(NoBackoff(), 0))
+        return redis.Redis(unix_socket_path=str(self.socket_path), socket_timeout=timeout,
+                           socket_connect_timeout=1, retry=Retry(NoBackoff(), 0))
 
     def _ping(self) -> bool:
-        """True when the server answers (a server still loading its data answers too)."""
-        return self._state() in ("ready", "loading")
+        """True when a server listens on the socket (one still loading its data included)."""
+        return self._state() != "down"
 
-    def _state(self) -> str:
-        """"ready", "loading" (up, still reading its files) or "down"."""
+    def _state(self, timeout: float = 5.0) -> str:
+        """"ready"; "loading" (up, reading its files); "busy" (connected, but no answer in time:
+        replaying a long append-only file, it only looks at clients now and then); or "down"."""
         if not self.socket_path.exists():
             return "down"
         try:
-            with self._client() as c:
+            with self._client(timeout) as c:
                 c.ping()
                 return "ready"
         except redis.exceptions.BusyLoadingError:
             return "loading"
-        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError):
+        except redis.exceptions.TimeoutError:
+            return "busy"
+        except (redis.exceptions.ConnectionError, OSError):
             return "down"
         except redis.exceptions.ResponseError as e:
             return "loading" if "LOADING" in str(e) else "down"
@@ -353,7 +365,8 @@ class FalkorDBServer:
             "--appendonly", "yes",
             "--appendfsync", "everysec",
             "--aof-use-rdb-preamble", "yes",  # a rewrite writes an RDB base: loads in milliseconds
-            "--auto-aof-rewrite-percentage", "100",  # long-running processes compact by themselves
+            "--auto-aof-rewrite-percentage", "100" if self.limits.auto_compact else "0",  # long-running
+            # processes compact by themselves
             "--auto-aof-rewrite-min-size", "16mb",
             "--save", "",  # the AOF is the durable copy; no extra RDB snapshots
             "--pidfile", str(self.pidfile),
@@ -384,11 +397,11 @@ class FalkorDBServer:
                     self._proc = None
                     raise StoreError(f"FalkorDB server for {self.data_dir} exited at start; "
                                      f"log {self.logfile}:\n{self.log_tail()}")
-                state = self._state()
+                state = self._state(timeout=0.5)
                 if state == "ready":
                     return
                 now = time.monotonic()
-                if state == "loading":
+                if state in ("loading", "busy"):
                     last_heard = now
                 elif now - last_heard > SILENT_START_S or self._proc is None:
                     if self._proc is None:  # another process's server went away while loading
@@ -399,7 +412,7 @@ class FalkorDBServer:
                     self._proc = None
                     raise StoreError(f"FalkorDB server for {self.data_dir} did not answer within "
                                      f"{SILENT_START_S:.0f}s; log {self.logfile}:\n{self.log_tail()}")
-                if bar is None and now - t0 > 1.0:
+                if bar is None and now - t0 > LOADING_MESSAGE_AFTER_S:
                     from tqdm import tqdm
 
                     incr, base = self.aof_sizes()

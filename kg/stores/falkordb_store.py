@@ -24,14 +24,18 @@ Stale entries take result slots, so `queryNodes(k=1)` can return nothing. Hence:
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
+import re
+import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence, TypeVar
+from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar
 
 import numpy as np
 import redis
@@ -67,7 +71,6 @@ EF_RUNTIME = 200
 RRF_K = 60  # reciprocal rank fusion constant (Cormack et al. 2009)
 INDEX_WAIT_S = 600.0  # longest wait for an index the server is rebuilding after a restart
 _RO_REFUSAL = "is to be executed only on read-only queries"
-TX_ATTEMPTS = 5  # a write planned on a graph another writer changed meanwhile is planned again
 
 
 def _key_function() -> Callable[[Sequence[str], str], list[str]]:
@@ -187,38 +190,49 @@ class _DeletePlan:
     """What removing some documents takes out, computed before anything is written."""
 
     report: DeleteReport
+    doc_ids: set[str] = field(default_factory=set)
     chunk_ids: set[str] = field(default_factory=set)
     orphans: set[str] = field(default_factory=set)  # entities no other document mentions
     touched: set[str] = field(default_factory=set)  # entities mentioned in the removed chunks
     rel_updates: dict[tuple[str, str, str], tuple[list[str], list[str]]] = field(default_factory=dict)
     rel_drops: set[tuple[str, str, str]] = field(default_factory=set)  # (head, type, tail)
+    orphan_relations: set[tuple[str, str, str]] = field(default_factory=set)  # go with the orphans
 
 
 class _Write:
-    """The write queries of one store operation, sent as one MULTI/EXEC transaction."""
+    """The write queries of one store operation, sent as ONE Cypher query of unit subqueries
+    (`CALL { ... } CALL { ... } RETURN 1`). FalkorDB runs a query under the graph's write lock
+    and undoes all of it when any part fails, so the operation lands whole or not at all, and
+    the append-only file records it as one command. (MULTI/EXEC is not used: replaying a MULTI
+    block of module commands while a client connects crashes redis 8.2 with FalkorDB 4.16,
+    '!server.in_exec' in processCommand.)"""
 
     def __init__(self) -> None:
-        self.queries: list[str] = []
-        self.on_reply: dict[int, Callable[[Any], None]] = {}
+        self.parts: list[str] = []
+        self.params: dict[str, Any] = {}
+        self._shared: dict[int, tuple[str, Any]] = {}  # id(value) -> (name, value): one copy per object
 
-    def add(self, q: str, params: Mapping[str, Any] | None = None,
-            on_reply: Callable[[Any], None] | None = None) -> None:
-        if on_reply is not None:
-            self.on_reply[len(self.queries)] = on_reply
-        self.queries.append(_with_params(q, params))
+    def add(self, q: str, params: Mapping[str, Any] | None = None) -> None:
+        n = len(self.parts)
+        # each part's parameters get the part's own prefix ($rows in part 3 becomes $p3_rows),
+        # except that one object passed to several parts is sent once
+        names = {}
+        for k, v in (params or {}).items():
+            if id(v) in self._shared:
+                names[k] = self._shared[id(v)][0]
+            else:
+                names[k] = f"p{n}_{k}"
+                self.params[names[k]] = v
+                self._shared[id(v)] = (names[k], v)
+        self.parts.append(re.sub(r"\$([A-Za-z_][A-Za-z0-9_]*)", lambda m: "$" + names[m.group(1)], q))
 
-    def add_batched(self, q: str, rows: Sequence[Any], size: int, key: str = "rows", **extra: Any) -> None:
-        for part in cy.batches(list(rows), size):
-            self.add(q, {key: list(part), **extra})
+    def add_rows(self, q: str, rows: list[Any], key: str = "rows", **extra: Any) -> None:
+        """A part over rows; nothing when there are none."""
+        if rows:
+            self.add(q, {key: rows, **extra})
 
-
-def _stat(reply: Any, name: str) -> int:
-    """A counter ("Relationships deleted: 3") from a raw GRAPH.QUERY reply."""
-    for item in reply[-1] if reply else []:
-        text = item.decode() if isinstance(item, bytes) else str(item)
-        if text.startswith(name + ":"):
-            return int(float(text.split(":", 1)[1]))
-    return 0
+    def query(self) -> str:
+        return " ".join(f"CALL {{ {part} }}" for part in self.parts) + " RETURN 1"
 
 
 class FalkorDBStore:
@@ -251,6 +265,8 @@ class FalkorDBStore:
         self.query_max_chars = query_max_chars
         self.query_max_depth = query_max_depth
         self._wrote = False
+        self._thread_lock = threading.Lock()
+        self._lock_file = None
         self._own_server = server is None
         # one server object per data dir in this process, so closing one store keeps it up for the others
         self.server = server or FalkorDBServer.acquire(Path(data_dir or ".kg"), limits)
@@ -331,36 +347,32 @@ class FalkorDBStore:
         return self._run(q, params, read_only=True).result_set
 
     def _transaction(self, plan: Callable[[_Write], T]) -> T:
-        """Plan a write (reads allowed), then send all its queries in one MULTI/EXEC: redis applies
-        them together or, when the client dies before EXEC, not at all, and the AOF records the
-        block whole. WATCH on the graph key makes a concurrent write by another client abort
-        this one, which is then planned again on the new state."""
+        """Plan a write (reads allowed), then send it as one atomic query (see _Write). Planning and
+        writing hold the data dir's write lock, so no other kg writer changes the graph between
+        the reads a plan rests on and its write."""
         def attempt() -> T:
-            for _ in range(TX_ATTEMPTS):
-                with self._db.connection.pipeline(transaction=True) as pipe:
-                    pipe.watch(self.graph_name)
-                    write = _Write()
-                    result = plan(write)
-                    if not write.queries:
-                        pipe.unwatch()
-                        return result
-                    pipe.multi()
-                    for q in write.queries:
-                        pipe.execute_command("GRAPH.QUERY", self.graph_name, q)
-                    try:
-                        replies = pipe.execute(raise_on_error=False)
-                    except redis.exceptions.WatchError:
-                        continue  # another writer changed the graph between plan and write
-                errors = [r for r in replies if isinstance(r, Exception)]
-                if errors:  # a bug (every input is checked before it gets here); say what failed
-                    raise StoreError(f"a write to the graph failed: {errors[0]}")
-                for i, handle in write.on_reply.items():
-                    handle(replies[i])
-                self._wrote = True
+            with self._write_lock():
+                write = _Write()
+                result = plan(write)
+                if write.parts:
+                    self._send(_with_params(write.query(), write.params), read_only=False)
+                    self._wrote = True
                 return result
-            raise StoreError("the graph kept changing under this write (another writer?); try again")
 
         return self._retrying(attempt)
+
+    @contextlib.contextmanager
+    def _write_lock(self) -> Iterator[None]:
+        """One writer at a time per data dir: a thread lock within this process, a file lock
+        between processes (two CLI commands, the API)."""
+        with self._thread_lock:
+            if self._lock_file is None:
+                self._lock_file = open(self.server.data_dir / "write.lock", "a")
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(self._lock_file, fcntl.LOCK_UN)
 
     def _index_rows(self, label: str, q: str, params: Mapping[str, Any]) -> list[list[Any]]:
         """A vector or full-text index procedure. After a restart the server rebuilds indexes in
@@ -468,25 +480,35 @@ class FalkorDBStore:
         self._transaction(lambda write: self._plan_upsert(batch, write))
 
     def _plan_upsert(self, batch: GraphBatch, write: _Write) -> None:
+        # One query can not see the relationships it creates itself (FalkorDB applies them at the
+        # end), so everything that depends on them (mention counts, a relation both dropped with
+        # a replaced document and stated again) is worked out here, from reads, before writing.
         keep = {e.id for e in batch.entities}
-        gone = self._plan_delete(sorted(set(batch.replaces)), write, keep_entities=keep)
+        gone = self._plan_delete(sorted(set(batch.replaces)), keep_entities=keep)
+        relation_rows = self._relation_rows(batch.relations, keep, gone)
+        self._write_delete(gone, write, restated={(r["h"], t, r["t"]) for t, rows in relation_rows.items()
+                                                  for r in rows})
         self._upsert_documents(batch.documents, write)
-        self._upsert_chunks(batch.chunks, {d.id for d in batch.documents}, write)
+        self._upsert_chunks(batch.chunks, {d.id for d in batch.documents}, gone, write)
         self._upsert_entities(batch.entities, write)
-        self._upsert_mentions(batch, gone, write)
-        self._upsert_relations(batch.relations, keep, gone, write)
+        mention_rows = self._upsert_mentions(batch, gone, write)
+        for type_, rows in sorted(relation_rows.items()):
+            write.add_rows(f"UNWIND $rows AS r MATCH (h:Entity {{id: r.h}}) MATCH (t:Entity {{id: r.t}}) "
+                           f"MERGE (h)-[x:{cy.relation_type(type_)}]->(t) SET x.confidence = r.confidence, "
+                           "x.model = r.model, x.sources = r.sources, x.evidence = r.evidence", rows)
         touched = (keep | {m.entity_id for m in batch.mentions} | gone.touched) - gone.orphans
-        self._recount_mentions(sorted(touched), write)
+        self._set_mention_counts(sorted(touched), gone, mention_rows, write)
 
     def _upsert_documents(self, docs: Sequence[Document], write: _Write) -> None:
         rows = {d.id: {"id": d.id, "source": d.source, "title": d.title, "sha256": d.sha256,
                        "metadata": cy.canonical_json(d.metadata or {})} for d in docs}
         # ingested_at only on create: re-upserting a document must leave the graph identical
-        write.add_batched("UNWIND $rows AS r MERGE (d:Document {id: r.id}) ON CREATE SET d.ingested_at = $now "
+        write.add_rows("UNWIND $rows AS r MERGE (d:Document {id: r.id}) ON CREATE SET d.ingested_at = $now "
                           "SET d.source = r.source, d.title = r.title, d.sha256 = r.sha256, d.metadata = r.metadata",
-                          list(rows.values()), self.batch_size, now=_now())
+                          list(rows.values()), now=_now())
 
-    def _upsert_chunks(self, chunks: Sequence[Chunk], batch_docs: set[str], write: _Write) -> None:
+    def _upsert_chunks(self, chunks: Sequence[Chunk], batch_docs: set[str], gone: _DeletePlan,
+                       write: _Write) -> None:
         if not chunks:
             return
         self._require("Document", [c.doc_id for c in chunks], "chunks", written=batch_docs)
@@ -496,19 +518,25 @@ class FalkorDBStore:
             self._check_dim(emb, f"chunk {c.id}")
             rows[c.id] = {"id": c.id, "doc_id": c.doc_id, "index": int(c.index), "text": c.text,
                           "start": int(c.start), "end": int(c.end), "embedding": emb}
-        # write-once (see the module docstring); a chunk whose content changed is rewritten in the second query
-        write.add_batched("UNWIND $rows AS r MATCH (d:Document {id: r.doc_id}) MERGE (c:Chunk {id: r.id}) "
-                          "ON CREATE SET c.doc_id = r.doc_id, c.index = r.index, c.text = r.text, c.start = r.start, "
-                          "  c.end = r.end, "
-                          "  c.embedding = CASE WHEN r.embedding IS NULL THEN NULL ELSE vecf32(r.embedding) END "
-                          "MERGE (c)-[:PART_OF]->(d)", list(rows.values()), self.batch_size)
-        write.add_batched("UNWIND $rows AS r MATCH (c:Chunk {id: r.id}) "
-                          "WHERE c.doc_id <> r.doc_id OR c.index <> r.index OR c.text <> r.text OR c.start <> r.start "
-                          "  OR c.end <> r.end "
-                          "SET c.doc_id = r.doc_id, c.index = r.index, c.text = r.text, c.start = r.start, "
-                          "  c.end = r.end "
-                          "FOREACH (_ IN CASE WHEN r.embedding IS NULL THEN [] ELSE [1] END | "
-                          "  SET c.embedding = vecf32(r.embedding))", list(rows.values()), self.batch_size)
+        # chunks are write-once (see the module docstring): a stored chunk is rewritten only when its
+        # content changed, and its vector only then; removed chunks are written afresh
+        stored: dict[str, tuple] = {}
+        for part in cy.batches(sorted(set(rows) - gone.chunk_ids), self.batch_size):
+            for i, *content in self._rows("UNWIND $ids AS i MATCH (c:Chunk {id: i}) "
+                                          "RETURN c.id, c.doc_id, c.index, c.text, c.start, c.end", {"ids": list(part)}):
+                stored[i] = tuple(content)
+        fields = ("doc_id", "index", "text", "start", "end")
+        new = [r for i, r in rows.items() if i not in stored]
+        changed = [r for i, r in rows.items() if i in stored and stored[i] != tuple(r[f] for f in fields)]
+        write.add_rows("UNWIND $rows AS r MATCH (d:Document {id: r.doc_id}) CREATE (c:Chunk {id: r.id}) "
+                       "SET c.doc_id = r.doc_id, c.index = r.index, c.text = r.text, c.start = r.start, c.end = r.end, "
+                       "  c.embedding = CASE WHEN r.embedding IS NULL THEN NULL ELSE vecf32(r.embedding) END "
+                       "CREATE (c)-[:PART_OF]->(d)", new)
+        write.add_rows("UNWIND $rows AS r MATCH (c:Chunk {id: r.id}) MATCH (d:Document {id: r.doc_id}) "
+                       "SET c.doc_id = r.doc_id, c.index = r.index, c.text = r.text, c.start = r.start, c.end = r.end "
+                       "FOREACH (_ IN CASE WHEN r.embedding IS NULL THEN [] ELSE [1] END | "
+                       "  SET c.embedding = vecf32(r.embedding)) "
+                       "MERGE (c)-[:PART_OF]->(d)", changed)
         # NEXT links: pairs inside the batch directly; at a run's edges, look the neighbour up
         by_doc: dict[str, dict[int, str]] = defaultdict(dict)
         for r in rows.values():
@@ -522,13 +550,13 @@ class FalkorDBStore:
                     edges.append({"id": cid, "doc_id": doc_id, "index": i + 1, "forward": True})
                 if i - 1 not in idx:
                     edges.append({"id": cid, "doc_id": doc_id, "index": i - 1, "forward": False})
-        write.add_batched("UNWIND $rows AS r MATCH (a:Chunk {id: r.a}) MATCH (b:Chunk {id: r.b}) "
-                          "MERGE (a)-[:NEXT]->(b)", pairs, self.batch_size)
-        write.add_batched("UNWIND $rows AS r MATCH (c:Chunk {id: r.id}) MATCH (o:Chunk {doc_id: r.doc_id}) "
+        write.add_rows("UNWIND $rows AS r MATCH (a:Chunk {id: r.a}) MATCH (b:Chunk {id: r.b}) "
+                          "MERGE (a)-[:NEXT]->(b)", pairs)
+        write.add_rows("UNWIND $rows AS r MATCH (c:Chunk {id: r.id}) MATCH (o:Chunk {doc_id: r.doc_id}) "
                           "WHERE o.index = r.index "
                           "FOREACH (_ IN CASE WHEN r.forward THEN [1] ELSE [] END | MERGE (c)-[:NEXT]->(o)) "
                           "FOREACH (_ IN CASE WHEN r.forward THEN [] ELSE [1] END | MERGE (o)-[:NEXT]->(c))",
-                          edges, self.batch_size)
+                          edges)
 
     def _upsert_entities(self, entities: Sequence[Entity], write: _Write) -> None:
         if not entities:
@@ -560,32 +588,35 @@ class FalkorDBStore:
             by_type[type_].append({"id": e.id, "name": name, "type": type_, "aliases": aliases, "keys": keys,
                                    "embedding": emb})
         for type_, rows in sorted(by_type.items()):
-            write.add_batched(f"UNWIND $rows AS r MERGE (e:Entity {{id: r.id}}) "
+            write.add_rows(f"UNWIND $rows AS r MERGE (e:Entity {{id: r.id}}) "
                               f"ON CREATE SET e:{cy.entity_label(type_)}, e.name = r.name, e.type = r.type, "
                               "  e.mentions = 0 "
                               "SET e.aliases = r.aliases, e.keys = r.keys "
                               "FOREACH (_ IN CASE WHEN r.embedding IS NULL THEN [] ELSE [1] END | "
                               "  SET e.embedding = vecf32(r.embedding) "
                               "  MERGE (v:EntityVector {id: r.id}) ON CREATE SET v.embedding = vecf32(r.embedding))",
-                              rows, self.batch_size)
+                              rows)
 
-    def _upsert_mentions(self, batch: GraphBatch, gone: _DeletePlan, write: _Write) -> None:
+    def _upsert_mentions(self, batch: GraphBatch, gone: _DeletePlan, write: _Write) -> list[dict[str, Any]]:
         if not batch.mentions:
-            return
+            return []
         rows = {(m.entity_id, m.chunk_id, int(m.start), int(m.end)): m.text for m in batch.mentions}
         self._require("Entity", [k[0] for k in rows], "mentions", written={e.id for e in batch.entities},
                       removed=gone.orphans)
         self._require("Chunk", [k[1] for k in rows], "mentions", written={c.id for c in batch.chunks},
                       removed=gone.chunk_ids)
         data = [{"e": e, "c": c, "start": s, "end": t, "text": text} for (e, c, s, t), text in rows.items()]
-        write.add_batched("UNWIND $rows AS r MATCH (e:Entity {id: r.e}) MATCH (c:Chunk {id: r.c}) "
-                          "MERGE (e)-[m:MENTIONED_IN {start: r.start, end: r.end}]->(c) ON CREATE SET m.text = r.text",
-                          data, self.batch_size)
+        write.add_rows("UNWIND $rows AS r MATCH (e:Entity {id: r.e}) MATCH (c:Chunk {id: r.c}) "
+                       "MERGE (e)-[m:MENTIONED_IN {start: r.start, end: r.end}]->(c) ON CREATE SET m.text = r.text",
+                       data)
+        return data
 
-    def _upsert_relations(self, relations: Sequence[RelationLink], batch_entities: set[str], gone: _DeletePlan,
-                          write: _Write) -> None:
+    def _relation_rows(self, relations: Sequence[RelationLink], batch_entities: set[str],
+                       gone: _DeletePlan) -> dict[str, list[dict[str, Any]]]:
+        """Per relation type, the final properties of every relation the batch states: merged with
+        what is stored, less what the replaced documents took away."""
         if not relations:
-            return
+            return {}
         merged: dict[tuple[str, str, str], dict[str, Any]] = {}
         for r in relations:
             ev = [cy.evidence_key(s, *span) for s, span in zip(r.sources, r.evidence)]
@@ -606,9 +637,10 @@ class FalkorDBStore:
         by_type: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for (_, type_, _), row in merged.items():
             by_type[type_].append(row)
+        out: dict[str, list[dict[str, Any]]] = {}
         for type_, rows in sorted(by_type.items()):
             rel = cy.relation_type(type_)
-            out = []
+            out[type_] = []
             for part in cy.batches(rows, self.batch_size):
                 old = {(h, t): (c, m, s, e) for h, t, c, m, s, e in self._rows(
                     f"UNWIND $rows AS r MATCH (h:Entity {{id: r.h}})-[x:{rel}]->(t:Entity {{id: r.t}}) "
@@ -625,93 +657,116 @@ class FalkorDBStore:
                             row["confidence"], row["model"] = float(conf), model or ""
                         row["sources"] = cy.sorted_union(sources, row["sources"])
                         row["evidence"] = cy.sorted_union(evidence, row["evidence"])
-                    out.append(row)
-            write.add_batched(f"UNWIND $rows AS r MATCH (h:Entity {{id: r.h}}) MATCH (t:Entity {{id: r.t}}) "
-                              f"MERGE (h)-[x:{rel}]->(t) SET x.confidence = r.confidence, x.model = r.model, "
-                              "x.sources = r.sources, x.evidence = r.evidence", out, self.batch_size)
+                    out[type_].append(row)
+        return out
 
-    def _recount_mentions(self, entity_ids: Sequence[str], write: _Write) -> None:
-        # derived, never accumulated: re-upserting the same batch leaves the count unchanged
-        write.add_batched("UNWIND $ids AS i MATCH (e:Entity {id: i}) OPTIONAL MATCH (e)-[m:MENTIONED_IN]->(:Chunk) "
-                          "WITH e, count(m) AS n SET e.mentions = n", list(entity_ids), self.batch_size, key="ids")
+    def _set_mention_counts(self, entity_ids: Sequence[str], gone: _DeletePlan, new_mentions: list[dict[str, Any]],
+                            write: _Write) -> None:
+        """e.mentions = its MENTIONED_IN edges after this write: derived, never accumulated, so
+        re-upserting the same batch leaves it unchanged."""
+        if not entity_ids:
+            return
+        gone_docs = sorted(gone.doc_ids)
+        counts: dict[str, int] = {i: 0 for i in entity_ids}
+        for part in cy.batches(list(entity_ids), self.batch_size):
+            for i, n in self._rows("UNWIND $ids AS i MATCH (e:Entity {id: i}) "
+                                   "OPTIONAL MATCH (e)-[m:MENTIONED_IN]->(c:Chunk) WHERE NOT c.doc_id IN $gone "
+                                   "RETURN e.id, count(m)", {"ids": list(part), "gone": gone_docs}):
+                counts[i] = int(n)
+        stored: set[tuple[str, str, int, int]] = set()
+        for part in cy.batches(new_mentions, self.batch_size):
+            stored.update(tuple(r) for r in self._rows(
+                "UNWIND $rows AS r MATCH (e:Entity {id: r.e})-[m:MENTIONED_IN]->(c:Chunk {id: r.c}) "
+                "WHERE m.start = r.start AND m.end = r.end AND NOT c.doc_id IN $gone "
+                "RETURN r.e, r.c, r.start, r.end", {"rows": [{k: r[k] for k in ("e", "c", "start", "end")}
+                                                            for r in part], "gone": gone_docs}))
+        for r in new_mentions:
+            if r["e"] in counts and (r["e"], r["c"], r["start"], r["end"]) not in stored:
+                counts[r["e"]] += 1
+        write.add_rows("UNWIND $rows AS r MATCH (e:Entity {id: r.id}) SET e.mentions = r.n",
+                       [{"id": i, "n": n} for i, n in sorted(counts.items())])
 
     def delete_document(self, doc_id: str) -> DeleteReport:
-        """Remove a document, its chunks and mentions, and whatever only it supported: one transaction."""
+        """Remove a document, its chunks and mentions, and whatever only it supported: one write."""
+        cy.check_batch(GraphBatch(replaces=[doc_id]))
+
         def plan(write: _Write) -> DeleteReport:
-            gone = self._plan_delete([doc_id], write, keep_entities=set())
-            self._recount_mentions(sorted(gone.touched - gone.orphans), write)
+            gone = self._plan_delete([doc_id], keep_entities=set())
+            self._write_delete(gone, write, restated=set())
+            self._set_mention_counts(sorted(gone.touched - gone.orphans), gone, [], write)
             return gone.report
 
         return self._transaction(plan)
 
-    def _plan_delete(self, doc_ids: Sequence[str], write: _Write, keep_entities: set[str]) -> _DeletePlan:
-        """Queue the removal of stored documents. Entities only they mention go too, except those in
-        keep_entities (a replacing version mentions them again)."""
+    def _plan_delete(self, doc_ids: Sequence[str], keep_entities: set[str]) -> _DeletePlan:
+        """What removing stored documents takes out (reads only). Entities only they mention go
+        too, except those in keep_entities (a replacing version mentions them again)."""
         found = [r[0] for r in self._rows("UNWIND $ids AS i MATCH (d:Document {id: i}) RETURN d.id",
                                           {"ids": list(doc_ids)})] if doc_ids else []
         plan = _DeletePlan(DeleteReport(doc_ids[0] if len(doc_ids) == 1 else "", found=bool(found)))
+        plan.doc_ids = set(found)
         if not found:
             return plan
-        chunk_ids = sorted(r[0] for r in self._rows("MATCH (c:Chunk) WHERE c.doc_id IN $ids RETURN c.id",
-                                                    {"ids": found}))
-        plan.chunk_ids = set(chunk_ids)
+        plan.chunk_ids = {r[0] for r in self._rows("MATCH (c:Chunk) WHERE c.doc_id IN $ids RETURN c.id",
+                                                   {"ids": found})}
         mention_rows = self._rows("MATCH (e:Entity)-[m:MENTIONED_IN]->(c:Chunk) WHERE c.doc_id IN $ids "
                                   "RETURN e.id, count(m)", {"ids": found})
         plan.touched = {r[0] for r in mention_rows}
         plan.report.mentions = sum(int(r[1]) for r in mention_rows)
-
-        # relationships citing these chunks: drop the citations, and the relationship if none is left.
-        # A scan over relationships, so that one citing a chunk its endpoints are not mentioned in is found too.
-        updates: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        drops: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        if chunk_ids:
+        # relationships citing these chunks lose the citations, and go when none is left. A scan over
+        # relationships, so that one citing a chunk its endpoints are not mentioned in is found too.
+        if plan.chunk_ids:
             for h, t, type_, sources, evidence in self._rows(
                 "MATCH (h:Entity)-[x]->(t:Entity) WHERE any(s IN x.sources WHERE s IN $chunks) "
-                "RETURN h.id, t.id, type(x), x.sources, x.evidence", {"chunks": chunk_ids}
+                "RETURN h.id, t.id, type(x), x.sources, x.evidence", {"chunks": sorted(plan.chunk_ids)}
             ):
                 keep = [s for s in sources if s not in plan.chunk_ids]
                 if keep:
                     ev = [e for e in evidence or [] if cy.parse_evidence(e)[0] not in plan.chunk_ids]
-                    updates[type_].append({"h": h, "t": t, "sources": keep, "evidence": ev})
                     plan.rel_updates[(h, type_, t)] = (keep, ev)
                 else:
-                    drops[type_].append({"h": h, "t": t})
                     plan.rel_drops.add((h, type_, t))
-        for type_, rows in sorted(updates.items()):
-            write.add_batched(f"UNWIND $rows AS r MATCH (:Entity {{id: r.h}})-[x:{cy.relation_type(type_)}]->"
-                              "(:Entity {id: r.t}) SET x.sources = r.sources, x.evidence = r.evidence",
-                              rows, self.batch_size)
-            plan.report.relations_updated += len(rows)
-        for type_, rows in sorted(drops.items()):
-            write.add_batched(f"UNWIND $rows AS r MATCH (:Entity {{id: r.h}})-[x:{cy.relation_type(type_)}]->"
-                              "(:Entity {id: r.t}) DELETE x", rows, self.batch_size)
-            plan.report.relations += len(rows)
-
-        # the lexical part: chunks (with their PART_OF, NEXT and MENTIONED_IN edges), then the documents
-        write.add_batched("UNWIND $ids AS i MATCH (c:Chunk {id: i}) DETACH DELETE c", chunk_ids, self.batch_size,
-                          key="ids")
-        plan.report.chunks = len(chunk_ids)
-        write.add("UNWIND $ids AS i MATCH (d:Document {id: i}) DETACH DELETE d", {"ids": found})
-
-        # entities no other document mentions go, with whatever relationships they still have
+        # entities no other document mentions go, with the relationships they still have
         candidates = sorted(plan.touched - keep_entities)
         for part in cy.batches(candidates, self.batch_size):
             plan.orphans.update(r[0] for r in self._rows(
                 "UNWIND $ids AS i MATCH (e:Entity {id: i}) OPTIONAL MATCH (e)-[:MENTIONED_IN]->(c:Chunk) "
                 "WHERE NOT c.doc_id IN $docs WITH e, count(c) AS n WHERE n = 0 RETURN e.id",
                 {"ids": list(part), "docs": found}))
-        orphans = sorted(plan.orphans)
-
-        def count_relations(reply: Any) -> None:
-            # an orphan has no MENTIONED_IN left, so every edge DETACH removes is a relation
-            plan.report.relations += _stat(reply, "Relationships deleted")
-
-        for part in cy.batches(orphans, self.batch_size):
-            write.add("UNWIND $ids AS i MATCH (e:Entity {id: i}) DETACH DELETE e", {"ids": list(part)},
-                      on_reply=count_relations)
-            write.add("UNWIND $ids AS i MATCH (v:EntityVector {id: i}) DELETE v", {"ids": list(part)})
-        plan.report.entities = len(orphans)
+        for part in cy.batches(sorted(plan.orphans), self.batch_size):
+            plan.orphan_relations.update((h, t, o) for h, t, o in self._rows(
+                "UNWIND $ids AS i MATCH (e:Entity {id: i})-[x]-(:Entity) "
+                "RETURN startNode(x).id, type(x), endNode(x).id", {"ids": list(part)}))
         return plan
+
+    def _write_delete(self, plan: _DeletePlan, write: _Write, restated: set[tuple[str, str, str]]) -> None:
+        """Queue the planned removal. Relations in `restated` (head, type, tail) are written whole
+        by the same upsert, so they are neither updated nor dropped here."""
+        if not plan.doc_ids:
+            return
+        updates: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for (h, type_, t), (sources, evidence) in sorted(plan.rel_updates.items()):
+            if (h, type_, t) not in restated:
+                updates[type_].append({"h": h, "t": t, "sources": sources, "evidence": evidence})
+        drops: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for h, type_, t in sorted(plan.rel_drops - restated):
+            drops[type_].append({"h": h, "t": t})
+        for type_, rows in sorted(updates.items()):
+            write.add_rows(f"UNWIND $rows AS r MATCH (:Entity {{id: r.h}})-[x:{cy.relation_type(type_)}]->"
+                           "(:Entity {id: r.t}) SET x.sources = r.sources, x.evidence = r.evidence", rows)
+        for type_, rows in sorted(drops.items()):
+            write.add_rows(f"UNWIND $rows AS r MATCH (:Entity {{id: r.h}})-[x:{cy.relation_type(type_)}]->"
+                           "(:Entity {id: r.t}) DELETE x", rows)
+        plan.report.relations_updated = len(plan.rel_updates)
+        plan.report.relations = len(plan.rel_drops) + len(plan.orphan_relations - plan.rel_drops)
+        # the lexical part: chunks (with their PART_OF, NEXT and MENTIONED_IN edges), then the documents
+        write.add_rows("UNWIND $ids AS i MATCH (c:Chunk {id: i}) DETACH DELETE c", sorted(plan.chunk_ids), key="ids")
+        write.add_rows("UNWIND $ids AS i MATCH (d:Document {id: i}) DETACH DELETE d", sorted(plan.doc_ids), key="ids")
+        orphans = sorted(plan.orphans)
+        write.add_rows("UNWIND $ids AS i MATCH (e:Entity {id: i}) DETACH DELETE e", orphans, key="ids")
+        write.add_rows("UNWIND $ids AS i MATCH (v:EntityVector {id: i}) DELETE v", orphans, key="ids")
+        plan.report.chunks = len(plan.chunk_ids)
+        plan.report.entities = len(orphans)
 
     def clear(self) -> None:
         # dropping the graph is instant and also sheds the vector index's stale entries
