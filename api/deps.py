@@ -19,6 +19,14 @@ def get_store() -> GraphStore:
     return open_store(get_settings())
 
 
+def close_store() -> None:
+    """Close the store if one was opened (at shutdown)."""
+    if get_store.cache_info().currsize:
+        get_store().close()
+        get_store.cache_clear()
+        get_pipeline.cache_clear()
+
+
 @lru_cache(maxsize=1)
 def get_pipeline() -> Pipeline:
     with _lock:  # model loading is slow; do it once even under concurrent first requests

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter
 
 from api.deps import get_store
 from api.schemas import QueryRequest
-from kg.stores.base import ReadOnlyViolation, StoreError
 
 router = APIRouter(tags=["graph"])
 
@@ -18,10 +17,7 @@ def stats() -> dict:
 
 @router.post("/query")
 def query(req: QueryRequest) -> dict:
-    try:
-        rows = get_store().query(req.cypher, req.params, read_only=True)
-    except ReadOnlyViolation as e:
-        raise HTTPException(403, str(e)) from None
-    except StoreError as e:
-        raise HTTPException(400, str(e)) from None
-    return {"rows": rows}
+    """Read-only Cypher with a time limit and a row limit (KG_QUERY_TIMEOUT_MS, KG_QUERY_MAX_ROWS);
+    a write is refused with 403, a refused or failed query is a 400, a limit hit a 422."""
+    result = get_store().read_only_query(req.cypher, req.params)
+    return {"rows": result.rows, "truncated": result.truncated}

@@ -304,6 +304,7 @@ class FalkorDBStore:
         try:
             self.server.start()
             self._connect()
+            self._ensure_schema()  # a server started on an emptied data dir has no graph yet
         except (StoreError, OSError, redis.exceptions.RedisError) as e:
             raise StoreUnavailable(f"the embedded store at {self.server.data_dir} is not running and could not "
                                    f"be restarted ({e}); try again shortly") from error
