@@ -43,9 +43,9 @@ class Settings(BaseSettings):
     chunk_chars: int = Field(1000, ge=100)  # target chunk size; chunks end on sentence boundaries
     embed_batch_size: int = 64
     write_batch_size: int = 2000
-    # cosine similarity of name embeddings above which two same-type entities merge;
-    # chosen on Re-DocRED by F0.5 (bench/resolution_threshold.py; README "Entity resolution")
-    resolve_threshold: float = 0.9
+    # cosine similarity of name embeddings above which two same-type entities with compatible
+    # names merge; chosen by F0.5 (bench/resolution_threshold.py; README "Entity resolution")
+    resolve_threshold: float = 0.7
     max_file_bytes: int = 10_000_000  # larger inputs are refused with a clear message
 
     # --- evaluation ---
