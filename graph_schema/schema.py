@@ -7,6 +7,13 @@ File format (YAML), see graph_schema/default.yaml:
       Person:
         description: A human being.
         labels: [PERSON, Peop, PER]      # NER labels that map to this type
+        person_name: true                # names are personal names (default false): a one-word
+                                         # name ("Cook") may stand for a full name of the same
+                                         # document ("Tim Cook")
+      Organization:
+        labels: [ORG]
+        acronyms: true                   # a short all-caps name may be the acronym of a long one
+                                         # ("IBM", "International Business Machines"; default false)
     relation_types:
       WORKS_FOR:
         description: head is employed by tail.
@@ -41,6 +48,8 @@ class EntityType:
     name: str
     description: str = ""
     labels: tuple[str, ...] = ()
+    person_name: bool = False  # entity resolution: one-word names may join a full name of their document
+    acronyms: bool = False  # entity resolution: short all-caps names may be acronyms of long ones
 
 
 @dataclass(frozen=True)
@@ -83,7 +92,8 @@ class Schema:
         return {
             "name": self.name,
             "entity_types": {
-                t.name: {"description": t.description, "labels": list(t.labels)}
+                t.name: {"description": t.description, "labels": list(t.labels),
+                         "person_name": t.person_name, "acronyms": t.acronyms}
                 for t in self.entity_types.values()
             },
             "relation_types": {
@@ -112,7 +122,9 @@ class Schema:
             spec = spec or {}
             if not _NAME.match(str(name)):
                 raise SchemaError(f"{source}: entity type {name!r} must be an identifier (letters, digits, _)")
-            ents[name] = EntityType(name, str(spec.get("description", "")), tuple(spec.get("labels", []) or []))
+            ents[name] = EntityType(name, str(spec.get("description", "")), tuple(spec.get("labels", []) or []),
+                                    person_name=_flag(spec, "person_name", f"{source}: entity type {name}"),
+                                    acronyms=_flag(spec, "acronyms", f"{source}: entity type {name}"))
         rels: dict[str, RelationType] = {}
         for name, spec in rels_raw.items():
             spec = spec or {}
@@ -129,6 +141,13 @@ class Schema:
                     raise SchemaError(f"{source}: relation {name} names unknown entity type {t!r}")
             rels[name] = RelationType(name, head, tail, str(spec.get("description", "")), bool(spec.get("symmetric", False)))
         return cls(str(data.get("name", Path(source).stem)), ents, rels)
+
+
+def _flag(spec: dict[str, Any], key: str, where: str) -> bool:
+    value = spec.get(key, False)
+    if not isinstance(value, bool):  # "false" as a string would read as true
+        raise SchemaError(f"{where}: {key} must be true or false, not {value!r}")
+    return value
 
 
 def load_schema(path: str | Path | None = None) -> Schema:

@@ -56,9 +56,9 @@ class Settings(BaseSettings):
     write_batch_size: int = 2000
     # characters of documents extracted and written together; each such batch is one atomic write
     ingest_batch_chars: int = Field(50_000, ge=1)
-    # cosine similarity of name embeddings above which two same-type entities merge;
-    # chosen on Re-DocRED by F0.5 (bench/resolution_threshold.py; README "Entity resolution")
-    resolve_threshold: float = 0.9
+    # cosine similarity of name embeddings above which two same-type entities with compatible
+    # names merge; chosen by F0.5 (bench/resolution_threshold.py; README "Entity resolution")
+    resolve_threshold: float = 0.7
     max_file_bytes: int = 10_000_000  # larger inputs are refused with a clear message
 
     # --- evaluation ---

@@ -97,7 +97,7 @@ class Pipeline:
             entities=load_entity_extractor(s.ner_model or s.spacy_model, schema, device=s.device),
             relations=load_relation_extractor(s, schema),
             embedder=embedder,
-            resolver=EntityResolver(embedder, s.resolve_threshold),
+            resolver=EntityResolver(embedder, s.resolve_threshold, schema=schema),
             store=store,
             batch_chars=s.ingest_batch_chars,
         )

@@ -46,6 +46,7 @@ class Mention:
     chunk_id: str = ""
     label: str = ""  # the raw model label, e.g. spaCy's "ORG"
     score: float = 1.0
+    name: str = ""
 
 
 @dataclass
@@ -75,6 +76,8 @@ class Entity:
     aliases: list[str] = field(default_factory=list)
     embedding: list[float] | None = None
     mentions: int = 0
+    # the lookup keys the resolver computed (kg.resolve.alias_keys); the store only stores them
+    keys: list[str] = field(default_factory=list)
 
 
 @dataclass

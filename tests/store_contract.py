@@ -56,11 +56,12 @@ def batch_doc1() -> GraphBatch:
         documents=[Document("doc1", DOC1, source="a.txt", title="One", metadata={"lang": "en", "n": 1},
                             sha256="h1")],
         chunks=c,
+        # lookup keys are the resolver's to compute (kg.resolve.alias_keys); the store only keeps them
         entities=[
-            Entity("cook", "Tim Cook", "Person", ["Tim Cook"], axis(10, 11, 0.2)),
-            Entity("apple", "Apple", "Organization", ["Apple"], axis(20)),
-            Entity("cupertino", "Cupertino", "Location", ["Cupertino"], axis(30)),
-            Entity("ive", "Jony Ive", "Person", ["Jony Ive"], axis(10, 12, 0.9)),
+            Entity("cook", "Tim Cook", "Person", ["Tim Cook"], axis(10, 11, 0.2), keys=["tim cook"]),
+            Entity("apple", "Apple", "Organization", ["Apple"], axis(20), keys=["apple"]),
+            Entity("cupertino", "Cupertino", "Location", ["Cupertino"], axis(30), keys=["cupertino"]),
+            Entity("ive", "Jony Ive", "Person", ["Jony Ive"], axis(10, 12, 0.9), keys=["jony ive"]),
         ],
         mentions=[
             _mention(DOC1, c[0], "cook", "Tim Cook"), _mention(DOC1, c[0], "apple", "Apple"),
@@ -81,8 +82,9 @@ def batch_doc2() -> GraphBatch:
         documents=[Document("doc2", DOC2, source="b.txt", title="Two", sha256="h2")],
         chunks=c,
         # the resolver hands back stored entities with the names this batch adds
-        entities=[Entity("cook", "Cook", "Person", ["Cook"], axis(10, 11, 0.2)),
-                  Entity("apple", "Apple", "Organization", ["Apple"], axis(20))],
+        # keys given in a later batch are added to the stored ones
+        entities=[Entity("cook", "Cook", "Person", ["Cook"], axis(10, 11, 0.2), keys=["cook"]),
+                  Entity("apple", "Apple", "Organization", ["Apple"], axis(20), keys=["apple"])],
         mentions=[_mention(DOC2, c[0], "cook", "Cook"), _mention(DOC2, c[0], "apple", "Apple"),
                   _mention(DOC2, c[1], "apple", "Apple")],
         relations=[RelationLink("cook", "apple", "WORKS_FOR", 0.9, "m2", ["doc2:0"], [(c[0].start, c[0].end)])],

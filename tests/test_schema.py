@@ -30,3 +30,14 @@ def test_bad_schemas_are_refused(bad, msg):
 def test_missing_schema_file():
     with pytest.raises(SchemaError, match="not found"):
         load_schema("/no/such/schema.yaml")
+
+
+def test_entity_type_resolution_flags():
+    s = load_schema()
+    assert s.entity_types["Person"].person_name and not s.entity_types["Person"].acronyms
+    assert s.entity_types["Organization"].acronyms and not s.entity_types["Group"].acronyms
+    conll = load_schema("conll04")
+    assert conll.entity_types["Peop"].person_name and conll.entity_types["Other"].acronyms
+    assert Schema.from_dict(s.to_dict()).entity_types == s.entity_types  # written and read back
+    with pytest.raises(SchemaError, match="person_name must be true or false"):
+        Schema.from_dict({"entity_types": {"A": {"person_name": "false"}}})

@@ -40,7 +40,7 @@ class GraphStore(Protocol):
     def get_entities(self, ids: Sequence[str]) -> list[Entity]: ...
 
     def find_entities_by_alias(self, keys: Sequence[str]) -> dict[str, list[Entity]]:
-        """Entities whose normalised name or alias key is in keys (see kg.resolve.name_key)."""
+        """Entities that have any of these lookup keys (Entity.keys, which the resolver computes)."""
         ...
 
     def similar_entities(

@@ -73,23 +73,6 @@ INDEX_WAIT_S = 600.0  # longest wait for an index the server is rebuilding after
 _RO_REFUSAL = "is to be executed only on read-only queries"
 
 
-def _key_function() -> Callable[[Sequence[str], str], list[str]]:
-    """The resolver's key rules when present (kg.resolve owns them), else plain normalisation."""
-    try:
-        from kg.resolve import alias_keys
-
-        return alias_keys
-    except ImportError:
-        pass
-    try:
-        from kg.resolve import name_key
-    except ImportError:
-        def name_key(s: str) -> str:
-            return " ".join(s.lower().split())
-
-    return lambda names, type_: sorted({k for k in map(name_key, names) if k})
-
-
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -171,6 +154,7 @@ def _entity(p: Mapping[str, Any], with_embedding: bool = True) -> Entity:
         aliases=list(p.get("aliases") or []),
         embedding=list(p["embedding"]) if with_embedding and p.get("embedding") is not None else None,
         mentions=int(p.get("mentions") or 0),
+        keys=list(p.get("keys") or []),
     )
 
 
@@ -292,7 +276,6 @@ class FalkorDBStore:
         # connections are named kg-<pid> so the server can tell who else is still using it
         self._db = FalkorDB(unix_socket_path=str(self.server.socket_path), client_name=f"kg-{os.getpid()}")
         self._g = self._db.select_graph(self.graph_name)
-        self._keys = _key_function()
 
     def _recover(self, error: Exception) -> None:
         """The connection broke: the server died or was stopped. Start it again (or attach to the
@@ -567,9 +550,11 @@ class FalkorDBStore:
             if e.id in merged:
                 m = merged[e.id]
                 m.aliases = cy.sorted_union(m.aliases, e.aliases)
+                m.keys = cy.sorted_union(m.keys, e.keys)
                 m.embedding = m.embedding if m.embedding is not None else e.embedding
             else:
-                merged[e.id] = Entity(e.id, e.name, e.type, cy.sorted_union(e.aliases), e.embedding)
+                merged[e.id] = Entity(e.id, e.name, e.type, cy.sorted_union(e.aliases), e.embedding,
+                                      keys=cy.sorted_union(e.keys))
         existing: dict[str, dict[str, Any]] = {}
         for part in cy.batches(sorted(merged), self.batch_size):
             for i, name, type_, aliases, keys, has_emb in self._rows(
@@ -583,7 +568,7 @@ class FalkorDBStore:
             name = old["name"] if old else e.name  # an entity keeps its name; new names become aliases
             type_ = old["type"] if old else e.type
             aliases = cy.sorted_union(old["aliases"] if old else None, e.aliases)
-            keys = cy.sorted_union(old["keys"] if old else None, self._keys([name, *aliases], type_))
+            keys = cy.sorted_union(old["keys"] if old else None, e.keys)
             emb = None if old and old["has_emb"] else _floats(e.embedding)
             self._check_dim(emb, f"entity {e.id}")
             by_type[type_].append({"id": e.id, "name": name, "type": type_, "aliases": aliases, "keys": keys,
