@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from kg.config import get_settings  # noqa: E402
-from kg.stores.falkordb_server import FalkorDBServer  # noqa: E402
+from kg.stores.falkordb.server import FalkorDBServer  # noqa: E402
 
 
 def documents(datasets_dir: Path, n: int) -> list[dict]:

@@ -23,8 +23,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from kg.stores.falkordb_server import FalkorDBServer  # noqa: E402
-from kg.stores.falkordb_store import FalkorDBStore, Vector  # noqa: E402
+from kg.stores.falkordb.server import FalkorDBServer  # noqa: E402
+from kg.stores.falkordb.store import FalkorDBStore, Vector  # noqa: E402
 from kg.types import Chunk, Document, Entity, GraphBatch, MentionLink, RelationLink  # noqa: E402
 
 DIM = 384

@@ -168,7 +168,7 @@ def cmd_delete(args) -> int:
 def cmd_server(args) -> int:
     """The embedded store's server: keep one warm between commands, or stop it."""
     from kg.config import get_settings
-    from kg.stores.falkordb_server import FalkorDBServer
+    from kg.stores.falkordb.server import FalkorDBServer
 
     settings = get_settings()
     if settings.store != "falkordb":
@@ -247,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from extractors.ner import ModelLoadError
     from graph_schema import SchemaError
-    from kg.stores.base import StoreError
+    from kg.errors import StoreError
 
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -17,6 +17,7 @@ from kg.documents import InputError
 from kg.embed import Embedder, get_embedder
 from kg.resolve import DocMention, EntityResolver
 from kg.stores.base import GraphStore
+from kg.stores.merge import add_relation
 from kg.types import Document, ExtractionResult, GraphBatch, MentionLink, RelationLink
 
 
@@ -144,16 +145,8 @@ class Pipeline:
                     rt = self.schema.relation_types.get(rel.type)
                     if rt is not None and rt.symmetric and t < h:
                         h, t = t, h
-                    key = (h, t, rel.type)
-                    link = rel_index.get(key)
-                    if link is None:
-                        rel_index[key] = RelationLink(h, t, rel.type, rel.confidence, rel.model, [chunk.id],
-                                                      [(rel.start, rel.end)])
-                    else:
-                        link.confidence = max(link.confidence, rel.confidence)
-                        if chunk.id not in link.sources:
-                            link.sources.append(chunk.id)
-                            link.evidence.append((rel.start, rel.end))
+                    add_relation(rel_index, RelationLink(h, t, rel.type, rel.confidence, rel.model, [chunk.id],
+                                                         [(rel.start, rel.end)]))
         batch.relations = list(rel_index.values())
         return batch, res.merged_into_store
 

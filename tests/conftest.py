@@ -11,7 +11,7 @@ import pytest
 
 @pytest.fixture(scope="session")
 def falkordb_server(tmp_path_factory):
-    from kg.stores.falkordb_server import FalkorDBServer
+    from kg.stores.falkordb.server import FalkorDBServer
 
     server = FalkorDBServer(tmp_path_factory.mktemp("falkordb")).start()
     yield server
@@ -20,7 +20,7 @@ def falkordb_server(tmp_path_factory):
 
 @pytest.fixture
 def store(falkordb_server):
-    from kg.stores.falkordb_store import FalkorDBStore
+    from kg.stores.falkordb.store import FalkorDBStore
 
     s = FalkorDBStore(server=falkordb_server, graph_name=f"test_{uuid.uuid4().hex[:12]}")
     yield s

@@ -13,7 +13,8 @@ import math
 
 import pytest
 
-from kg.stores.base import GraphStore, ReadOnlyViolation, StoreError
+from kg.errors import ReadOnlyViolation, StoreError
+from kg.stores.base import GraphStore
 from kg.types import Chunk, Document, Entity, GraphBatch, MentionLink, RelationLink
 
 DIM = 384

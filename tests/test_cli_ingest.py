@@ -17,7 +17,7 @@ def kg(tmp_path):
                               text=True, timeout=600, env=env)
     yield run
     # leave no server behind for this data dir
-    from kg.stores.falkordb_server import FalkorDBServer
+    from kg.stores.falkordb.server import FalkorDBServer
 
     FalkorDBServer(tmp_path / "data").stop(force=True)
 

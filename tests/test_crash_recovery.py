@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from kg.stores.falkordb_store import FalkorDBStore
+from kg.stores.falkordb.store import FalkorDBStore
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples" / "wikipedia_passages.jsonl"

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from kg.stores.base import QueryRefused, StoreError
+from kg.errors import QueryRefused, StoreError
 from kg.stores.cypher_guard import MAX_NESTING, MAX_QUERY_CHARS, check_read_only_query, tokenize
 
 

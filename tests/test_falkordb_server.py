@@ -11,9 +11,9 @@ import uuid
 import numpy as np
 import pytest
 
-from kg.stores.base import StoreError
-from kg.stores.falkordb_server import FalkorDBServer, socket_path_for
-from kg.stores.falkordb_store import FalkorDBStore
+from kg.errors import StoreError
+from kg.stores.falkordb.server import FalkorDBServer, socket_path_for
+from kg.stores.falkordb.store import FalkorDBStore
 from kg.types import Chunk, Document, GraphBatch
 from store_contract import axis, batch_doc1, batch_doc2
 
@@ -65,7 +65,7 @@ def test_running_server_is_reused(tmp_path):
         second = FalkorDBServer(tmp_path).start()
         assert not second.started and second.pid == first.pid
         # another process (a second CLI command) attaches to the same server and leaves it running
-        code = ("import sys; from kg.stores.falkordb_server import FalkorDBServer as S; "
+        code = ("import sys; from kg.stores.falkordb.server import FalkorDBServer as S; "
                 "s = S(sys.argv[1]).start(); print(s.started, s.pid)")
         out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=60)
         assert out.returncode == 0, out.stderr

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from kg.stores.falkordb_server import FalkorDBServer, _pid_alive
+from kg.stores.falkordb.server import FalkorDBServer, _pid_alive
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples" / "wikipedia_passages.jsonl"

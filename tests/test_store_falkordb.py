@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from kg.config import Settings
-from kg.stores.base import StoreError
-from kg.stores.falkordb_store import FalkorDBStore
+from kg.errors import StoreError
+from kg.stores.falkordb.store import FalkorDBStore
 from kg.types import Entity, GraphBatch
 from store_contract import StoreContract, axis, batch_doc1
 

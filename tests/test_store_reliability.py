@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kg.errors import QueryLimitExceeded, QueryRefused, StoreError, StoreUnavailable
-from kg.stores.falkordb_server import FalkorDBServer, ServerLimits
-from kg.stores.falkordb_store import FalkorDBStore
+from kg.stores.falkordb.server import FalkorDBServer, ServerLimits
+from kg.stores.falkordb.store import FalkorDBStore
 from kg.types import Chunk, Document, Entity, GraphBatch
 from store_contract import batch_doc1, batch_doc2
 
@@ -181,7 +181,7 @@ def test_a_read_only_session_does_not_rewrite_the_log(tmp_path):
 
 
 def test_a_slow_load_is_waited_for_with_a_message(tmp_path, capsys, monkeypatch):
-    import kg.stores.falkordb_server as server_module
+    import kg.stores.falkordb.server as server_module
 
     # an uncompacted history (vectors as Cypher text) replayed at start; the message that a big
     # graph is loading normally waits a second, here it is asked for at once
