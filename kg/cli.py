@@ -21,6 +21,10 @@ def _err(msg: str) -> None:
     print(f"kg: error: {msg}", file=sys.stderr)
 
 
+def _warn(msg: str) -> None:
+    print(f"kg: warning: {msg}", file=sys.stderr)
+
+
 def _open_store():
     from kg.config import get_settings
     from kg.stores.factory import open_store
@@ -67,6 +71,8 @@ def cmd_ingest(args) -> int:
         report = pipeline.ingest(items, progress=None if not args.quiet else False, total=len(items))
     for e in report.errors:
         _err(str(e))
+    for w in report.warnings:  # not errors: the exit code stays
+        _warn(w)
     summary = (
         f"ingested {report.ingested} new, {report.updated} updated, {report.unchanged} unchanged document(s): "
         f"{report.chunks} chunks, {report.mentions} mentions, {report.entities} entities "
@@ -108,6 +114,8 @@ def cmd_extract(args) -> int:
     if not docs:
         return 1
     result = Pipeline.from_settings(settings).extract([docs[0]])[0]
+    for w in result.warnings:  # stderr, so --json output keeps its shape
+        _warn(w)
     out = extraction_to_json(result)
     if args.json:
         print(json.dumps(out, ensure_ascii=False, indent=2))

@@ -6,7 +6,8 @@ Each stage is a swappable object behind a small Protocol; Pipeline only wires th
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+import unicodedata
+from dataclasses import dataclass, field, replace
 from typing import Iterable, Iterator, Sequence
 
 from extractors.base import EntityExtractor, RelationExtractor
@@ -15,10 +16,12 @@ from kg.chunking import Chunker, SentenceChunker
 from kg.config import Settings, get_settings
 from kg.documents import InputError
 from kg.embed import Embedder, get_embedder
+from kg.language import language_warning
+from kg.normalize import NormalizedText, normalize_for_models
 from kg.resolve import DocMention, EntityResolver
 from kg.stores.base import GraphStore
 from kg.stores.merge import add_relation
-from kg.types import Document, ExtractionResult, GraphBatch, MentionLink, RelationLink
+from kg.types import Chunk, Document, ExtractionResult, GraphBatch, Mention, MentionLink, Relation, RelationLink
 
 
 @dataclass
@@ -34,6 +37,7 @@ class IngestReport:
     words: int = 0
     seconds: float = 0.0
     errors: list[InputError] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # "{doc id}: {warning}", e.g. not English
 
     @property
     def ok(self) -> bool:
@@ -58,6 +62,39 @@ def load_relation_extractor(settings: Settings, schema: Schema) -> RelationExtra
         path, device=settings.device, threshold=settings.relation_threshold,
         precision=settings.relation_precision or None,
     )
+
+
+def _trim_span(text: str, start: int, end: int) -> tuple[int, int]:
+    """Drop whitespace (emoji are spaces by now) and modifier symbols (a stray ` or ^) from a span's ends."""
+    def edge(c: str) -> bool:
+        return c.isspace() or unicodedata.category(c) == "Sk"
+
+    s, e = start, end
+    while s < e and edge(text[s]):
+        s += 1
+    while e > s and edge(text[e - 1]):
+        e -= 1
+    return (s, e) if e > s else (start, end)
+
+
+def _cite_original(doc: Document, norm: NormalizedText, chunks: list[Chunk], mentions: list[list[Mention]],
+                   relations: list[list[Relation]]) -> None:
+    """Move every offset the models gave on `norm.text` onto `doc.text`, in place, so texts and
+    citations quote the source exactly; a mention keeps the clean surface it was found as in `name`."""
+    src = doc.text
+    for c in chunks:
+        c.start, c.end = norm.to_original(c.start, c.end)
+        c.text = src[c.start:c.end]
+        c.sentences = [norm.to_original(s, e) for s, e in c.sentences]
+    for ms in mentions:
+        for m in ms:
+            s, e = _trim_span(norm.text, m.start, m.end)
+            m.start, m.end = norm.to_original(s, e)
+            m.text = src[m.start:m.end]
+            m.name = "" if norm.text[s:e] == m.text else norm.text[s:e]
+    for rels in relations:
+        for r in rels:
+            r.start, r.end = norm.to_original(r.start, r.end)
 
 
 class Pipeline:
@@ -106,14 +143,24 @@ class Pipeline:
     # --- extraction (no store) ---
 
     def extract(self, docs: Sequence[Document]) -> list[ExtractionResult]:
-        chunks_per_doc = self.chunker.chunk(docs)
+        """Entities and relations of each document, with offsets into its original text.
+
+        The models read a normalised copy (kg/normalize.py: no zero-width characters, plain
+        spaces, NFC, emoji as spaces); every offset is mapped back afterwards.
+        """
+        normalized = [normalize_for_models(d.text) for d in docs]
+        model_docs = [d if n.is_identity else replace(d, text=n.text) for d, n in zip(docs, normalized)]
+        chunks_per_doc = self.chunker.chunk(model_docs)
         flat = [c for cs in chunks_per_doc for c in cs]
         mentions = self.entities.extract(flat)
         relations = self.relations.extract(flat, mentions)
         out, pos = [], 0
-        for doc, cs in zip(docs, chunks_per_doc):
+        for doc, norm, cs in zip(docs, normalized, chunks_per_doc):
             n = len(cs)
-            out.append(ExtractionResult(doc, cs, mentions[pos: pos + n], relations[pos: pos + n]))
+            ms, rels = mentions[pos: pos + n], relations[pos: pos + n]
+            _cite_original(doc, norm, cs, ms, rels)
+            warning = language_warning(norm.text)
+            out.append(ExtractionResult(doc, cs, ms, rels, [warning] if warning else []))
             pos += n
         return out
 
@@ -122,7 +169,8 @@ class Pipeline:
     def build_batch(self, results: Sequence[ExtractionResult]) -> tuple[GraphBatch, int]:
         """Embed, resolve against the store, and assemble one write batch."""
         chunks = [c for r in results for c in r.chunks]
-        vecs = self.embedder.embed([c.text for c in chunks])
+        # embed what the models read: the chunk's text without zero-width characters, emoji, ...
+        vecs = self.embedder.embed([normalize_for_models(c.text).text for c in chunks])
         for c, v in zip(chunks, vecs):
             c.embedding = v.tolist()
         doc_mentions = [
@@ -191,6 +239,7 @@ class Pipeline:
                     replacing.append(d.id)
             if todo:
                 results = self.extract(todo)
+                report.warnings.extend(f"{r.doc.id}: {w}" for r in results for w in r.warnings)
                 batch, merged = self.build_batch(results)
                 # one atomic write: the new versions in, the old versions out, or nothing at all
                 batch.replaces = replacing

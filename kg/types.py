@@ -46,6 +46,8 @@ class Mention:
     chunk_id: str = ""
     label: str = ""  # the raw model label, e.g. spaCy's "ORG"
     score: float = 1.0
+    # the clean surface the models read ("Apple" for the source's "Ap\u200bple", NFC accents);
+    # empty when it equals `text`, which is always the exact source slice
     name: str = ""
 
 
@@ -156,3 +158,4 @@ class ExtractionResult:
     chunks: list[Chunk]
     mentions: list[list[Mention]]  # per chunk
     relations: list[list[Relation]]  # per chunk; head/tail index that chunk's mentions
+    warnings: list[str] = field(default_factory=list)  # e.g. the text does not look like English
