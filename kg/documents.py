@@ -2,22 +2,30 @@
 
 Sources: .txt and .md files, .jsonl files ({"id"?, "text", "metadata"?, "title"?} per
 line), directories (recursively, those suffixes), and "-" for stdin (plain text).
-A bad input never stops the good ones: it becomes an InputError in the results.
+A bad input never stops the good ones: it becomes an InputError in the results. Ids,
+titles, metadata and text pass kg.validate's checks here, so the store only sees what it can take.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import os
+import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import BinaryIO, Iterator
 
 from kg.types import Document
+from kg.validate import document_problem, line_problem, printable, quoted, text_problem
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".text"}
 JSONL_SUFFIXES = {".jsonl", ".ndjson"}
+BOM = "\ufeff"
+TEXT_LIMIT = " (KG_MAX_FILE_BYTES)"
+JSONL_LIMIT = " for a .jsonl file (4 x KG_MAX_FILE_BYTES)"
 
 
 @dataclass
@@ -26,7 +34,7 @@ class InputError:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.source}: {self.message}"
+        return f"{printable(self.source)}: {self.message}"  # a file name may hold a newline
 
 
 def sha256(text: str) -> str:
@@ -35,83 +43,127 @@ def sha256(text: str) -> str:
 
 def make_document(text: str, *, id: str | None = None, source: str = "", title: str = "",
                   metadata: dict | None = None) -> Document:
-    """A document's id is the one given, or derived from its content, so re-ingesting is a no-op."""
+    """A document's id is the one given, or derived from its content, so re-ingesting is a no-op.
+
+    Raises ValueError, with a one-line message, for a field the store cannot take (see kg.validate).
+    """
+    title = title or (Path(source).stem if source and source != "stdin" else "")
+    problem = document_problem(text, id=id, title=title, metadata=metadata)
+    if problem:
+        raise ValueError(problem)
     digest = sha256(text)
     return Document(
-        id=id or f"doc-{digest[:16]}",
+        id=f"doc-{digest[:16]}" if id is None else id,
         text=text,
         source=source,
-        title=title or (Path(source).stem if source and source != "stdin" else ""),
+        title=title,
         metadata=metadata or {},
         sha256=digest,
     )
 
 
-def _decode(raw: bytes, source: str) -> str | InputError:
+def _document(where: str, text: str, **fields) -> Document | InputError:
+    try:
+        return make_document(text, source=where, **fields)
+    except ValueError as e:
+        return InputError(where, str(e))
+
+
+def _megabytes(size: int, limit: int) -> tuple[str, str]:
+    """Both sizes as "20.2 MB", or in bytes where rounding would make them look equal."""
+    shown = f"{size / 1e6:.1f} MB", f"{limit / 1e6:.1f} MB"
+    return shown if shown[0] != shown[1] else (f"{size:,} bytes", f"{limit:,} byte")
+
+
+def _too_big(source: str, size: int | None, limit: int, what: str = "") -> InputError:
+    if size is None:
+        return InputError(source, f"is over the {limit / 1e6:.1f} MB limit{what}; split it")
+    size_s, limit_s = _megabytes(size, limit)
+    return InputError(source, f"is {size_s}, over the {limit_s} limit{what}; split it")
+
+
+def _binary(raw: bytes, source: str) -> InputError | None:
     if b"\x00" in raw[:8192]:
         return InputError(source, "looks like a binary file (NUL bytes); only UTF-8 text is accepted")
+    return None
+
+
+def _decode(raw: bytes, source: str) -> str | InputError:
+    binary = _binary(raw, source)
+    if binary:
+        return binary
     try:
-        text = raw.decode("utf-8-sig")
+        # not "utf-8-sig": a BOM stays character 0, so offsets match the raw file
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
         return InputError(source, f"is not valid UTF-8 (byte {e.start}); convert it to UTF-8 first")
     return text
 
 
-def _check_text(text: str, source: str, max_bytes: int) -> InputError | None:
-    if not text.strip():
-        return InputError(source, "is empty (no text to ingest)")
-    size = len(text.encode("utf-8"))
-    if size > max_bytes:
-        return InputError(
-            source, f"is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.1f} MB limit (KG_MAX_FILE_BYTES); split it"
-        )
-    return None
+def _is_blank(text: str) -> bool:
+    return not text.lstrip(BOM).strip()
 
 
 def read_text_source(raw: bytes, source: str, max_bytes: int, id: str | None = None) -> Document | InputError:
+    """One plain-text document, kept exactly as in the input (a BOM included) so offsets match it."""
+    if len(raw) > max_bytes:
+        return _too_big(source, len(raw), max_bytes, TEXT_LIMIT)
     text = _decode(raw, source)
     if isinstance(text, InputError):
         return text
-    err = _check_text(text, source, max_bytes)
-    return err or make_document(text, id=id, source=source)
+    if _is_blank(text):
+        return InputError(source, "is empty (no text to ingest)")
+    problem = text_problem(text, name="the text")
+    if problem:
+        return InputError(source, f"{problem}; only text is accepted")
+    return _document(source, text, id=id)
 
 
 def read_jsonl_source(raw: bytes, source: str, max_bytes: int) -> Iterator[Document | InputError]:
-    text = _decode(raw, source)
-    if isinstance(text, InputError):
-        yield text
+    """One document per line; a bad line is an InputError naming file:line, the others still come."""
+    binary = _binary(raw, source)
+    if binary:
+        yield binary
         return
-    if not text.strip():
+    raw = raw.removeprefix(BOM.encode("utf-8"))  # framing only: offsets are into the JSON strings
+    if not raw.strip():
         yield InputError(source, "is empty (no lines)")
         return
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        where = f"{source}:{n}"
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            yield InputError(where, f"invalid JSON ({e.msg} at column {e.colno})")
-            continue
-        if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
-            yield InputError(where, 'each line must be an object with a "text" string')
-            continue
-        meta = obj.get("metadata", {})
-        if not isinstance(meta, dict):
-            yield InputError(where, '"metadata" must be an object')
-            continue
-        doc_id = obj.get("id")
-        if doc_id is not None and (not isinstance(doc_id, (str, int)) or str(doc_id).strip() == ""):
-            yield InputError(where, '"id" must be a non-empty string or number')
-            continue
-        err = _check_text(obj["text"], where, max_bytes)
-        if err:
-            yield err
-            continue
-        yield make_document(
-            obj["text"], id=str(doc_id) if doc_id is not None else None, source=where,
-            title=str(obj.get("title", "")), metadata=meta,
-        )
+    # b"\n" only: U+2028, U+0085 and the other breaks of str.splitlines() are legal inside JSON
+    # strings. Each line is decoded alone, so one line of bad UTF-8 costs that line only.
+    for n, line in enumerate(raw.split(b"\n"), 1):
+        line = line.removesuffix(b"\r")
+        if line.strip():
+            yield _jsonl_document(line, f"{source}:{n}", max_bytes)
+
+
+def _jsonl_document(raw_line: bytes, where: str, max_bytes: int) -> Document | InputError:
+    try:
+        line = raw_line.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return InputError(where, f"is not valid UTF-8 (byte {e.start} of the line); convert the file to UTF-8 first")
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as e:
+        return InputError(where, f"invalid JSON ({e.msg} at column {e.colno})")
+    except ValueError as e:  # a number of over 4300 digits
+        return InputError(where, f"invalid JSON ({str(e).split(':')[0]})")
+    except RecursionError:
+        return InputError(where, "invalid JSON (nested too deeply)")
+    if not isinstance(obj, dict) or "text" not in obj:
+        return InputError(where, 'each line must be an object with a "text" string')
+    doc_id = obj.get("id")  # null or absent: derived from the text
+    if isinstance(doc_id, int) and not isinstance(doc_id, bool):
+        doc_id = str(doc_id)
+    doc = _document(where, obj["text"], id=doc_id, title=obj.get("title", ""), metadata=obj.get("metadata", {}))
+    if isinstance(doc, InputError):
+        return doc
+    if _is_blank(doc.text):
+        return InputError(where, '"text" is empty')
+    size = len(doc.text.encode("utf-8"))
+    if size > max_bytes:
+        return _too_big(where, size, max_bytes, TEXT_LIMIT)
+    return doc
 
 
 def iter_paths(paths: list[str]) -> Iterator[Path | InputError]:
@@ -119,7 +171,16 @@ def iter_paths(paths: list[str]) -> Iterator[Path | InputError]:
         path = Path(p)
         if p == "-":
             yield path
-        elif path.is_dir():
+            continue
+        try:
+            mode = path.stat().st_mode
+        except FileNotFoundError:
+            yield InputError(p, "no such file or directory")
+            continue
+        except OSError as e:  # a name too long, a loop of links, no permission
+            yield InputError(p, f"cannot be read ({e.strerror})")
+            continue
+        if stat.S_ISDIR(mode):
             found = sorted(
                 f for f in path.rglob("*")
                 if f.is_file() and f.suffix.lower() in TEXT_SUFFIXES | JSONL_SUFFIXES
@@ -127,38 +188,75 @@ def iter_paths(paths: list[str]) -> Iterator[Path | InputError]:
             if not found:
                 yield InputError(p, "directory has no .txt, .md or .jsonl files")
             yield from found
-        elif path.is_file():
-            yield path
         else:
-            yield InputError(p, "no such file or directory")
+            yield path
 
 
-def read_inputs(paths: list[str], max_bytes: int, stdin=None) -> Iterator[Document | InputError]:
-    """Documents and refusals, in input order."""
-    for item in iter_paths(paths):
-        if isinstance(item, InputError):
-            yield item
-            continue
-        if str(item) == "-":
-            raw = (stdin or sys.stdin.buffer).read()
-            yield read_text_source(raw, "stdin", max_bytes)
-            continue
+def _read_limited(f: BinaryIO, limit: int) -> tuple[bytes, int | None]:
+    """At most limit + 1 bytes (a 20 GB file must not fill memory), and the input's real size.
+
+    The size is None for an input over the limit whose size is unknown (a pipe, a device).
+    """
+    raw = f.read(limit + 1)
+    if len(raw) <= limit:
+        return raw, len(raw)
+    try:
+        st = os.fstat(f.fileno())
+    except (OSError, AttributeError, io.UnsupportedOperation):
+        return raw, None
+    return raw, st.st_size if stat.S_ISREG(st.st_mode) else None
+
+
+def _file_name_problem(name: str) -> str | None:
+    """The path is stored as the document's source, so it must be storable text on one line."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return "the file name is not valid UTF-8; rename the file"
+    problem = line_problem(name, name="the file name")
+    return problem and f"{problem}; rename the file"
+
+
+def _read_one(item: Path, max_bytes: int, stdin: BinaryIO | None) -> Iterator[Document | InputError]:
+    jsonl = item.suffix.lower() in JSONL_SUFFIXES
+    limit = max_bytes * 4 if jsonl else max_bytes  # a .jsonl file holds many documents
+    if str(item) == "-":
+        source = "stdin"
+        raw, size = _read_limited(stdin or sys.stdin.buffer, limit)
+    else:
         source = str(item)
+        problem = _file_name_problem(source)
+        if problem:
+            yield InputError(source, problem)
+            return
         try:
-            # read at most a little over the limit: a 20 GB file must not fill memory
             with item.open("rb") as f:
-                raw = f.read(max_bytes * 4 + 1 if item.suffix.lower() in JSONL_SUFFIXES else max_bytes + 1)
+                raw, size = _read_limited(f, limit)
         except OSError as e:
             yield InputError(source, f"cannot be read ({e.strerror})")
-            continue
-        suffix = item.suffix.lower()
-        if suffix in JSONL_SUFFIXES:
-            if len(raw) > max_bytes * 4:
-                yield InputError(source, f"is over the {max_bytes * 4 / 1e6:.0f} MB limit for a .jsonl file; split it")
-                continue
-            yield from read_jsonl_source(raw, source, max_bytes)
-        elif suffix in TEXT_SUFFIXES or item.parent == Path(item):
-            yield read_text_source(raw, source, max_bytes)
-        else:
-            # an explicitly named file of another suffix: accept it if it is UTF-8 text
-            yield read_text_source(raw, source, max_bytes)
+            return
+    if len(raw) > limit:
+        yield _too_big(source, size, limit, JSONL_LIMIT if jsonl else TEXT_LIMIT)
+    elif jsonl:
+        yield from read_jsonl_source(raw, source, max_bytes)
+    else:
+        # .txt, .md, stdin, or an explicitly named file of another suffix: accepted if it is UTF-8 text
+        yield read_text_source(raw, source, max_bytes)
+
+
+def read_inputs(paths: list[str], max_bytes: int, stdin: BinaryIO | None = None) -> Iterator[Document | InputError]:
+    """Documents and refusals, in input order.
+
+    An id used again with other text is refused (the first one stays); used again with the same
+    text it is a plain duplicate, which the pipeline counts as unchanged.
+    """
+    first_seen: dict[str, tuple[str, str]] = {}  # id -> (sha256, source)
+    for item in iter_paths(paths):
+        items = [item] if isinstance(item, InputError) else _read_one(item, max_bytes, stdin)
+        for doc in items:
+            if isinstance(doc, Document):
+                sha, first_source = first_seen.setdefault(doc.id, (doc.sha256, doc.source))
+                if sha != doc.sha256:
+                    doc = InputError(doc.source, f'"id" {quoted(doc.id)} is used again with different text '
+                                                 f"(first at {printable(first_source)})")
+            yield doc

@@ -42,3 +42,18 @@ def test_extract_stdin_and_bad_input(tmp_path):
     out = run_kg("extract", str(bad))
     assert out.returncode == 1
     assert str(bad) in out.stderr and "Traceback" not in out.stderr
+
+
+def test_bom_stays_so_offsets_match_the_raw_file(tmp_path):
+    f = tmp_path / "bom.txt"
+    f.write_bytes(b"\xef\xbb\xbf" + TEXT.encode("utf-8"))
+    out = run_kg("extract", "--json", str(f))
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    raw_text = f.read_bytes().decode("utf-8")  # the BOM is character 0
+    assert data["entities"]
+    for e in data["entities"]:
+        assert raw_text[e["start"]:e["end"]] == e["text"]
+    # one character after where the same text without a BOM has it
+    apple = next(e for e in data["entities"] if e["text"] == "Apple")
+    assert apple["start"] == TEXT.index("Apple") + 1

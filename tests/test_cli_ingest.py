@@ -2,10 +2,14 @@
 
 import json
 import os
+import shlex
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -56,6 +60,9 @@ def test_bad_inputs_refused_good_ones_kept(kg, tmp_path):
     assert len(lines) == 5, err
     for name in ("empty.txt", "binary.txt", "latin1.txt", "huge.txt", "docs.jsonl:2"):
         assert any(name in line for line in lines), (name, err)
+    # the real size, not the part read up to the limit
+    huge_mb = (d / "huge.txt").stat().st_size / 1e6
+    assert any(f"huge.txt: is {huge_mb:.1f} MB, over the 10.0 MB limit" in line for line in lines), err
     # the good inputs of the same run were stored, and nothing stored before was lost
     after = _stats(kg)
     assert after["documents"] == before["documents"] + 3
@@ -89,3 +96,58 @@ def test_stdin_query_stats_delete(kg):
     assert out.returncode == 0, out.stderr
     stats = _stats(kg)
     assert stats["documents"] == 0 and stats["entities"] == 0 and stats["relations"] == 0
+
+
+def _doc_ids(kg):
+    out = kg("query", "MATCH (d:Document) RETURN d.id AS id", "--json")
+    assert out.returncode == 0, out.stderr
+    return {r["id"] for r in json.loads(out.stdout)}
+
+
+def test_bad_jsonl_lines_refused_one_line_each_good_ones_stored(kg, tmp_path):
+    f = tmp_path / "docs.jsonl"
+    lines = [
+        json.dumps({"id": "bad\u0001id", "text": "Angela Merkel lives in Berlin."}),  # crashed FalkorDB
+        json.dumps({"id": "good", "text": "Angela Merkel lives in Berlin."}),
+        json.dumps({"id": "surrogate", "text": "Tim Cook a\ud800b works for Apple."}),  # written as \ud800
+        # a raw U+2028 inside a JSON string is legal JSON: the line is kept and does not shift the count
+        json.dumps({"id": "sep", "text": "Sundar Pichai works for Google.\u2028He lives in California."},
+                   ensure_ascii=False),
+        "{broken json",
+        json.dumps({"id": "good", "text": "Angela Merkel lives in Berlin."}),  # same text: unchanged
+        json.dumps({"id": "good", "text": "Olaf Scholz lives in Potsdam."}),  # other text: refused
+    ]
+    f.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = kg("ingest", "-q", str(f))
+    assert out.returncode == 1, out.stderr
+    assert "Traceback" not in out.stderr
+    errors = [line for line in out.stderr.splitlines() if line.startswith("kg: error:")]
+    assert errors == [
+        f'kg: error: {f}:1: "id" contains a control character (U+0001) at position 3',
+        f'kg: error: {f}:3: "text" contains a lone surrogate (U+D800) at position 10',
+        f"kg: error: {f}:5: invalid JSON (Expecting property name enclosed in double quotes at column 2)",
+        f'kg: error: {f}:7: "id" "good" is used again with different text (first at {f}:2)',
+    ], out.stderr
+    assert "1 unchanged" in out.stdout and "4 input(s) refused" in out.stdout
+    assert _doc_ids(kg) == {"good", "sep"}
+    # the store still answers, and the refused id left nothing behind
+    assert _stats(kg)["documents"] == 2
+    out = kg("query", "MATCH (c:Chunk {doc_id: 'good'}) RETURN c.text AS text", "--json")
+    assert [r["text"] for r in json.loads(out.stdout)] == ["Angela Merkel lives in Berlin."]
+
+
+def test_closed_stdout_ends_quietly(kg, tmp_path):
+    env = {**os.environ, "KG_DATA_DIR": str(tmp_path / "data")}
+    kg_cmd = f"{shlex.quote(sys.executable)} -m kg.cli"
+
+    def piped(args):
+        return subprocess.run(f"set -o pipefail; {kg_cmd} {args} | head -c 20", shell=True, executable="/bin/bash",
+                              capture_output=True, text=True, timeout=600, env=env, cwd=ROOT)
+
+    out = piped("stats --json")
+    assert out.returncode in (0, 141) and "Traceback" not in out.stderr and out.stderr == "", out.stderr
+    assert out.stdout.startswith("{")
+    # about 1 MB of output, far more than a pipe holds: the write after head exits must fail
+    out = piped("query 'RETURN range(1, 100000) AS r' --json")
+    assert out.returncode == 141, (out.returncode, out.stderr)
+    assert out.stderr == "" and len(out.stdout) == 20

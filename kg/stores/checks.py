@@ -1,38 +1,19 @@
 """What a store refuses before anything is written: ids, strings and type names the server
 cannot take. FalkorDB 4.16 crashes on U+0001 in a uniquely constrained property (ids) and
-refuses NUL in any string; text that is not valid Unicode (lone surrogates) cannot even be sent."""
+refuses NUL in any string; text that is not valid Unicode (lone surrogates) cannot even be sent.
+The rules are the input checks of kg/validate.py, applied again to everything a batch holds."""
 
 from __future__ import annotations
 
-import unicodedata
 from typing import Any, Iterable, Iterator, Mapping
 
 from kg.errors import StoreError
 from kg.stores.lexical import entity_label, relation_type
 from kg.types import GraphBatch
+from kg.validate import id_problem, quoted, text_problem
 
 
-def string_problem(value: Any) -> str | None:
-    if not isinstance(value, str):
-        return f"must be a string, not {type(value).__name__}"
-    if "\x00" in value:
-        return "contains a NUL character"
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as e:
-        return f"contains an unpaired surrogate (U+{ord(value[e.start]):04X}) at position {e.start}"
-    return None
-
-
-def id_problem(value: Any) -> str | None:
-    if (problem := string_problem(value)) is not None:
-        return problem
-    if not value:
-        return "is empty"
-    for i, ch in enumerate(value):
-        if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn"):
-            return f"contains a control or invisible character (U+{ord(ch):04X}) at position {i}"
-    return None
+STORED_ID_CHARS = 4096  # derived ids (a chunk's "<doc id>:<index>") may exceed the 512 of an input id
 
 
 def _strings(value: Any) -> Iterator[str]:
@@ -49,19 +30,16 @@ def _strings(value: Any) -> Iterator[str]:
 
 def check_batch(batch: GraphBatch) -> None:
     """StoreError, before anything is written, for anything in the batch the server cannot take."""
-    def refuse(what: str, value: Any, problem: str) -> None:
-        raise StoreError(f"{what} {str(value)[:80]!r} {problem}")
-
     def ids(what: str, values: Iterable[Any]) -> None:
         for v in values:
-            if (p := id_problem(v)) is not None:
-                refuse(what, v, p)
+            if (p := id_problem(v, name=f"{what} {quoted(v)}", max_chars=STORED_ID_CHARS)) is not None:
+                raise StoreError(p)
 
     def strings(what: str, owner: str, values: Iterable[Any]) -> None:
         for v in values:
             for s in _strings(v):
-                if (p := string_problem(s)) is not None:
-                    refuse(f"{what} of", owner, p)
+                if (p := text_problem(s, name=f"{what} of {owner}")) is not None:
+                    raise StoreError(p)
 
     ids("document id", (d.id for d in batch.documents))
     ids("replaced document id", batch.replaces)

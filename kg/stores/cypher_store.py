@@ -28,7 +28,7 @@ import numpy as np
 from kg.errors import StoreError
 from kg.stores import cypher as cy
 from kg.stores import merge
-from kg.stores.checks import check_batch, id_problem
+from kg.stores.checks import STORED_ID_CHARS, check_batch
 from kg.stores.cypher_guard import MAX_NESTING, MAX_QUERY_CHARS, check_read_only_query
 from kg.stores.fusion import reciprocal_rank_fusion
 from kg.stores.lexical import LEXICAL_RELS, entity_label, identifier, parse_evidence, relation_type
@@ -45,6 +45,7 @@ from kg.types import (
     Scored,
     Subgraph,
 )
+from kg.validate import id_problem
 
 T = TypeVar("T")
 
@@ -329,8 +330,8 @@ class CypherStore:
 
     def delete_document(self, doc_id: str) -> DeleteReport:
         """Remove a document, its chunks and mentions, and whatever only it supported: one write."""
-        if (problem := id_problem(doc_id)) is not None:
-            raise StoreError(f"document id {str(doc_id)[:80]!r} {problem}")
+        if (problem := id_problem(doc_id, name="document id", max_chars=STORED_ID_CHARS)) is not None:
+            raise StoreError(problem)
 
         def plan(write: WritePlan) -> DeleteReport:
             gone = self._plan_delete([doc_id], keep_entities=set())
