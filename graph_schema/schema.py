@@ -33,14 +33,12 @@ from typing import Any
 
 import yaml
 
+from kg.errors import SchemaError
+
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 # relationship types of the lexical graph (Document/Chunk); an entity relation may not reuse them
 RESERVED_RELATIONS = frozenset({"PART_OF", "NEXT", "MENTIONED_IN"})
 SCHEMA_DIR = Path(__file__).resolve().parent
-
-
-class SchemaError(ValueError):
-    pass
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,16 @@ class KGError(Exception):
     """A problem worth one clear line to the user, not a stack trace."""
 
 
+class UsageError(KGError):
+    """A command or request that cannot mean anything (a bad option value, a malformed parameter)."""
+
+
 class ModelLoadError(KGError):
     """A model could not be found or loaded."""
+
+
+class SchemaError(KGError, ValueError):
+    """A graph schema file that cannot be used."""
 
 
 class StoreError(KGError):

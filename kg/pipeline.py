@@ -256,3 +256,18 @@ class Pipeline:
         bar.close()
         report.seconds = time.perf_counter() - t0
         return report
+
+
+def extraction_json(result: ExtractionResult) -> dict:
+    """The `kg extract --json` shape: entity mentions with ids, relations between those ids."""
+    entities, relations = [], []
+    for ms, rels in zip(result.mentions, result.relations):
+        base = len(entities)
+        for m in ms:
+            entities.append({"id": f"m{len(entities)}", "text": m.text, "type": m.type, "start": m.start, "end": m.end})
+        for r in rels:
+            relations.append({
+                "head": f"m{base + r.head}", "relation": r.type, "tail": f"m{base + r.tail}",
+                "confidence": round(float(r.confidence), 4), "start": r.start, "end": r.end,
+            })
+    return {"entities": entities, "relations": relations}

@@ -11,6 +11,7 @@ from fastapi import APIRouter, HTTPException
 from api.deps import get_pipeline, get_store, settings
 from api.schemas import DocumentIn, ExtractRequest, IngestRequest, JobOut
 from kg.documents import make_document
+from kg.pipeline import extraction_json
 
 router = APIRouter(tags=["ingest"])
 _jobs: dict[str, JobOut] = {}
@@ -65,7 +66,5 @@ def delete_document(doc_id: str) -> dict:
 @router.post("/extract")
 def extract(req: ExtractRequest) -> dict:
     """Dry run: entities and relations of one text, nothing stored (same shape as `kg extract --json`)."""
-    from kg.cli import extraction_to_json
-
     doc = _to_doc(DocumentIn(text=req.text))
-    return extraction_to_json(get_pipeline().extract([doc])[0])
+    return extraction_json(get_pipeline().extract([doc])[0])

@@ -1,29 +1,15 @@
-"""The `kg` command line.
-
-User errors end in one line on stderr and a non-zero exit code, never a traceback:
-1 when some inputs were refused (the rest are ingested), 2 for a bad command or setup.
-"""
+"""The graph commands: ingest, extract, query, stats, delete, server."""
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
-import signal
-import sys
 from typing import Any
 
-
-class CLIError(Exception):
-    pass
-
-
-def _err(msg: str) -> None:
-    print(f"kg: error: {msg}", file=sys.stderr)
-
-
-def _warn(msg: str) -> None:
-    print(f"kg: warning: {msg}", file=sys.stderr)
+from kg.cli.output import err as _err
+from kg.cli.output import note as _note
+from kg.cli.output import print_table as _print_table
+from kg.cli.output import warn as _warn
+from kg.errors import UsageError
 
 
 def _open_store():
@@ -35,30 +21,15 @@ def _open_store():
 
 def _parse_param(text: str) -> tuple[str, Any]:
     if "=" not in text:
-        raise CLIError(f"--param {text!r}: expected NAME=VALUE")
+        raise UsageError(f"--param {text!r}: expected NAME=VALUE")
     k, v = text.split("=", 1)
     if not k.isidentifier():
-        raise CLIError(f"--param {text!r}: {k!r} is not a valid parameter name")
+        raise UsageError(f"--param {text!r}: {k!r} is not a valid parameter name")
     try:
         return k, json.loads(v)  # numbers, booleans, lists, quoted strings
     except json.JSONDecodeError:
         return k, v
 
-
-def _print_table(rows: list[dict]) -> None:
-    if not rows:
-        print("(no rows)")
-        return
-    cols = list(rows[0])
-    cells = [[json.dumps(r.get(c), ensure_ascii=False) if not isinstance(r.get(c), str) else r.get(c) for c in cols] for r in rows]
-    widths = [min(60, max(len(c), *(len(row[i]) for row in cells))) for i, c in enumerate(cols)]
-    print("  ".join(c.ljust(w) for c, w in zip(cols, widths)))
-    print("  ".join("-" * w for w in widths))
-    for row in cells:
-        print("  ".join((v if len(v) <= w else v[: w - 1] + "…").ljust(w) for v, w in zip(row, widths)))
-
-
-# --- commands ---
 
 def cmd_ingest(args) -> int:
     from kg.config import get_settings
@@ -86,25 +57,10 @@ def cmd_ingest(args) -> int:
     return 1 if report.errors else 0
 
 
-def extraction_to_json(result) -> dict:
-    """The `kg extract --json` shape: entity mentions with ids, relations between those ids."""
-    entities, relations = [], []
-    for ms, rels in zip(result.mentions, result.relations):
-        base = len(entities)
-        for m in ms:
-            entities.append({"id": f"m{len(entities)}", "text": m.text, "type": m.type, "start": m.start, "end": m.end})
-        for r in rels:
-            relations.append({
-                "head": f"m{base + r.head}", "relation": r.type, "tail": f"m{base + r.tail}",
-                "confidence": round(float(r.confidence), 4), "start": r.start, "end": r.end,
-            })
-    return {"entities": entities, "relations": relations}
-
-
 def cmd_extract(args) -> int:
     from kg.config import get_settings
     from kg.documents import read_inputs
-    from kg.pipeline import Pipeline
+    from kg.pipeline import Pipeline, extraction_json
 
     settings = get_settings()
     items = list(read_inputs([args.path], settings.max_file_bytes))
@@ -117,7 +73,7 @@ def cmd_extract(args) -> int:
     result = Pipeline.from_settings(settings).extract([docs[0]])[0]
     for w in result.warnings:  # stderr, so --json output keeps its shape
         _warn(w)
-    out = extraction_to_json(result)
+    out = extraction_json(result)
     if args.json:
         print(json.dumps(out, ensure_ascii=False, indent=2))
     else:
@@ -140,8 +96,7 @@ def cmd_query(args) -> int:
     else:
         _print_table(result.rows)
     if result.truncated:
-        print(f"kg: note: only the first {len(result.rows)} rows are shown (--max-rows, KG_QUERY_MAX_ROWS)",
-              file=sys.stderr)
+        _note(f"only the first {len(result.rows)} rows are shown (--max-rows, KG_QUERY_MAX_ROWS)")
     return 0
 
 
@@ -181,7 +136,7 @@ def cmd_server(args) -> int:
 
     settings = get_settings()
     if settings.store != "falkordb":
-        raise CLIError(f"KG_STORE={settings.store}: `kg server` manages the embedded store only")
+        raise UsageError(f"KG_STORE={settings.store}: `kg server` manages the embedded store only")
     srv = FalkorDBServer(settings.data_dir)
     if args.action == "start":
         srv.set_keep_running(True)
@@ -204,10 +159,8 @@ def cmd_server(args) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kg", description="Build and query a knowledge graph from free text.")
-    sub = parser.add_subparsers(dest="command", required=True)
-
+def register(sub) -> None:
+    """Add the graph commands to the top-level subparsers."""
     p = sub.add_parser("ingest", help="extract and store documents (.txt, .md, .jsonl, directories, - for stdin)")
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -237,68 +190,3 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("server", help="the embedded store's server: start (keep it warm), stop, status")
     p.add_argument("action", choices=["start", "stop", "status"])
     p.set_defaults(func=cmd_server)
-
-    train = sub.add_parser("train", help="fine-tune a model on annotated data")
-    train_sub = train.add_subparsers(dest="what", required=True)
-    evaluate = sub.add_parser("eval", help="score a model on a dataset")
-    eval_sub = evaluate.add_subparsers(dest="what", required=True)
-    # Each model family registers its own train/eval subcommands.
-    from extractors import model_average, ner_cli, relation_cli
-
-    relation_cli.register(train_sub, eval_sub)
-    ner_cli.register(train_sub, eval_sub)
-    model_average.register(train_sub)
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    try:
-        try:
-            return _dispatch(argv)
-        finally:
-            sys.stdout.flush()  # a reader that went away shows up here, not at interpreter exit
-    except BrokenPipeError:
-        # stdout closed early (`kg stats --json | head -c 20`): stop quietly, as the Python docs
-        # advise; stdout points at devnull so that the flush at exit does not fail again
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 141  # 128 + SIGPIPE, as a shell reports a process killed by SIGPIPE
-
-
-def _dispatch(argv: list[str] | None) -> int:
-    from pydantic import ValidationError
-
-    from extractors.ner import ModelLoadError
-    from graph_schema import SchemaError
-    from kg.errors import StoreError
-
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    # SIGTERM (a service manager, `kill`) unwinds like Ctrl-C, so stores close and the embedded
-    # server child stops instead of being left behind
-    signal.signal(signal.SIGTERM, _terminate)
-    try:
-        return int(args.func(args) or 0)
-    except (CLIError, StoreError, ModelLoadError, SchemaError) as e:
-        _err(str(e))
-        return 2
-    except ValidationError as e:
-        _err(f"invalid KG_* setting: {e.errors()[0].get('loc')} {e.errors()[0].get('msg')}")
-        return 2
-    except KeyboardInterrupt:
-        _err("interrupted")
-        return 130
-    except Terminated:
-        _err("terminated")
-        return 143
-
-
-class Terminated(BaseException):
-    """SIGTERM, raised in the main thread so that `finally` blocks and context managers run."""
-
-
-def _terminate(signum, frame) -> None:
-    raise Terminated()
-
-
-if __name__ == "__main__":
-    sys.exit(main())
