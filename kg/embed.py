@@ -13,7 +13,7 @@ on another CPU could not reproduce a graph. Here, as for the relation model:
   integer sums (extractors/encoder/int8.py): about a quarter faster, but dense retrieval
   recall@5 on musique_subset drops from 62.2 to 59.5 (bench/embedding_quality.py), so fp32
   is the default.
-The result is a pure function of (text, model) on a given CPU; tests/test_embed.py checks it.
+The result is a pure function of (text, model) on a given CPU; tests/kg/test_embed.py checks it.
 On a GPU (KG_DEVICE=cuda) this guarantee is not made.
 """
 

@@ -1,4 +1,4 @@
-"""The store role. Every backend passes the same contract tests (tests/store_contract.py)."""
+"""The store role. Every backend passes the same contract tests (tests/kg/stores/store_contract.py)."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ from kg.config import Settings
 from kg.errors import StoreError
 from kg.stores.falkordb.store import FalkorDBStore
 from kg.types import Entity, GraphBatch
-from store_contract import StoreContract, axis, batch_doc1
+from tests.kg.stores.store_contract import StoreContract, axis, batch_doc1
 
 
 class TestFalkorDBStore(StoreContract):

@@ -19,7 +19,7 @@ from kg.errors import QueryLimitExceeded, QueryRefused, StoreError, StoreUnavail
 from kg.stores.falkordb.server import FalkorDBServer, ServerLimits
 from kg.stores.falkordb.store import FalkorDBStore
 from kg.types import Chunk, Document, Entity, GraphBatch
-from store_contract import batch_doc1, batch_doc2
+from tests.kg.stores.store_contract import batch_doc1, batch_doc2
 
 
 # ---------------------------------------------------------------- concurrent writers

@@ -19,8 +19,9 @@ from pathlib import Path
 import pytest
 
 from kg.stores.falkordb.store import FalkorDBStore
+from kg.config import REPO_ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO_ROOT
 SAMPLES = ROOT / "samples" / "wikipedia_passages.jsonl"
 N_DOCS = 24
 

@@ -17,8 +17,9 @@ from kg.documents import make_document
 from kg.language import language_warning
 from kg.normalize import normalize_for_models
 from kg.pipeline import Pipeline
+from kg.config import REPO_ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO_ROOT
 DATA = Path(get_settings().datasets_dir)
 
 UKRAINIAN = (

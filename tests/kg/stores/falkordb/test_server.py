@@ -15,7 +15,7 @@ from kg.errors import StoreError
 from kg.stores.falkordb.server import FalkorDBServer, socket_path_for
 from kg.stores.falkordb.store import FalkorDBStore
 from kg.types import Chunk, Document, GraphBatch
-from store_contract import axis, batch_doc1, batch_doc2
+from tests.kg.stores.store_contract import axis, batch_doc1, batch_doc2
 
 
 def test_data_survives_kill_9(tmp_path):

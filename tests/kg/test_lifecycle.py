@@ -15,8 +15,9 @@ import httpx
 import pytest
 
 from kg.stores.falkordb.server import FalkorDBServer, _pid_alive
+from kg.config import REPO_ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO_ROOT
 SAMPLES = ROOT / "samples" / "wikipedia_passages.jsonl"
 
 

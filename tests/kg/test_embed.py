@@ -10,8 +10,9 @@ import pytest
 import torch
 
 from kg.embed import SentenceTransformerEmbedder, default_model_path
+from kg.config import REPO_ROOT
 
-SAMPLES = Path(__file__).resolve().parent.parent / "samples" / "wikipedia_passages.jsonl"
+SAMPLES = REPO_ROOT / "samples" / "wikipedia_passages.jsonl"
 SHORT = ["Tim Cook", "Apple", "IBM", "International Business Machines", "Palo Alto, California",
          "Tim Cook is the chief executive of Apple.", "Who founded the company that employs Arvind Krishna?"]
 
