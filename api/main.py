@@ -1,4 +1,4 @@
-"""The kg service: `uvicorn api.main:app`."""
+"""The kg service: `kg serve` (or `uvicorn api.main:app`)."""
 
 from __future__ import annotations
 

@@ -16,11 +16,12 @@ from kg.cli.output import err as _err
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from kg.cli import graph
+    from kg.cli import graph, serve
 
     parser = argparse.ArgumentParser(prog="kg", description="Build and query a knowledge graph from free text.")
     sub = parser.add_subparsers(dest="command", required=True)
     graph.register(sub)
+    serve.register(sub)
     train = sub.add_parser("train", help="fine-tune a model on annotated data")
     train_sub = train.add_subparsers(dest="what", required=True)
     evaluate = sub.add_parser("eval", help="score a model on a dataset")

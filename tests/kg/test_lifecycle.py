@@ -116,3 +116,28 @@ def test_a_dead_server_is_restarted_or_reported_503(service):
     aof.unlink()
     r = httpx.get(url + "/stats", timeout=60)
     assert r.status_code == 200
+
+
+def test_kg_serve_answers_and_stops_on_sigterm(tmp_path):
+    data, port = tmp_path / "data", _free_port()
+    env = {**os.environ, "KG_DATA_DIR": str(data), "KG_API_PORT": str(port)}
+    proc = subprocess.Popen([sys.executable, "-m", "kg.cli", "serve"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(url + "/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        assert httpx.get(url + "/stats", timeout=60).json()["documents"] == 0
+        pid = _server_pid(data)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+        assert _gone(pid)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
