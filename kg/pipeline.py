@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from typing import Iterable, Iterator, Sequence
 
 from extractors.base import EntityExtractor, RelationExtractor
+from extractors.phrases import NounPhraseExtractor, phrase_key
 from graph_schema import Schema, load_schema
 from kg.chunking import Chunker, SentenceChunker
 from kg.config import Settings, get_settings
@@ -21,7 +22,17 @@ from kg.normalize import NormalizedText, normalize_for_models
 from kg.resolve import DocMention, EntityResolver
 from kg.stores.base import GraphStore
 from kg.stores.merge import add_relation
-from kg.types import Chunk, Document, ExtractionResult, GraphBatch, Mention, MentionLink, Relation, RelationLink
+from kg.types import (
+    Chunk,
+    Document,
+    ExtractionResult,
+    GraphBatch,
+    Mention,
+    MentionLink,
+    Phrase,
+    Relation,
+    RelationLink,
+)
 
 
 @dataclass
@@ -77,6 +88,13 @@ def _trim_span(text: str, start: int, end: int) -> tuple[int, int]:
     return (s, e) if e > s else (start, end)
 
 
+def embedding_text(title: str, text: str) -> str:
+    """What a chunk's vector is computed from (and a question's is compared with): its normalised
+    text under its document's title."""
+    text = normalize_for_models(text).text
+    return f"{title}\n{text}" if title else text
+
+
 def _cite_original(doc: Document, norm: NormalizedText, chunks: list[Chunk], mentions: list[list[Mention]],
                    relations: list[list[Relation]]) -> None:
     """Move every offset the models gave on `norm.text` onto `doc.text`, in place, so texts and
@@ -108,6 +126,7 @@ class Pipeline:
         resolver: EntityResolver,
         store: GraphStore | None = None,
         batch_chars: int = 50_000,
+        phrases: NounPhraseExtractor | None = None,
     ):
         self.schema = schema
         self.chunker = chunker
@@ -117,6 +136,7 @@ class Pipeline:
         self.resolver = resolver
         self.store = store
         self.batch_chars = batch_chars
+        self.phrases = phrases  # noun phrases for the retrieval graph; None: entities only
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, store: GraphStore | None = None) -> "Pipeline":
@@ -138,6 +158,7 @@ class Pipeline:
             resolver=EntityResolver(embedder, s.resolve_threshold, schema=schema),
             store=store,
             batch_chars=s.ingest_batch_chars,
+            phrases=NounPhraseExtractor(s.spacy_model) if s.phrases else None,
         )
 
     # --- extraction (no store) ---
@@ -154,6 +175,11 @@ class Pipeline:
         flat = [c for cs in chunks_per_doc for c in cs]
         mentions = self.entities.extract(flat)
         relations = self.relations.extract(flat, mentions)
+        if self.phrases is not None:
+            titles = {d.id: phrase_key(d.title.split()) for d in docs}
+            for c, keys in zip(flat, self.phrases.extract(flat, mentions)):
+                # the title names what every chunk of the document is about: a phrase of each
+                c.phrases = list(dict.fromkeys(([titles[c.doc_id]] if titles[c.doc_id] else []) + keys))
         out, pos = [], 0
         for doc, norm, cs in zip(docs, normalized, chunks_per_doc):
             n = len(cs)
@@ -169,15 +195,20 @@ class Pipeline:
     def build_batch(self, results: Sequence[ExtractionResult]) -> tuple[GraphBatch, int]:
         """Embed, resolve against the store, and assemble one write batch."""
         chunks = [c for r in results for c in r.chunks]
-        # embed what the models read: the chunk's text without zero-width characters, emoji, ...
-        vecs = self.embedder.embed([normalize_for_models(c.text).text for c in chunks])
+        # embed what the models read (no zero-width characters, emoji, ...), under the document's
+        # title: a passage is found by what it is about, which the title often says and the text not
+        vecs = self.embedder.embed([embedding_text(r.doc.title, c.text) for r in results for c in r.chunks])
         for c, v in zip(chunks, vecs):
             c.embedding = v.tolist()
+        phrase_keys = sorted({k for c in chunks for k in c.phrases})
+        new_keys = self.store.missing_phrases(phrase_keys) if self.store is not None else phrase_keys
+        phrases = [Phrase(k, v.tolist()) for k, v in zip(new_keys, self.embedder.embed(new_keys))]
         doc_mentions = [
             DocMention(r.doc.id, m) for r in results for ms in r.mentions for m in ms
         ]
         res = self.resolver.resolve(doc_mentions, self.store)
-        batch = GraphBatch(documents=[r.doc for r in results], chunks=chunks, entities=res.entities)
+        batch = GraphBatch(documents=[r.doc for r in results], chunks=chunks, entities=res.entities,
+                           phrases=phrases)
         rel_index: dict[tuple[str, str, str], RelationLink] = {}
         pos = 0
         for r in results:

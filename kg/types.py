@@ -33,6 +33,8 @@ class Chunk:
     # sentence boundaries inside this chunk, as document offsets
     sentences: list[tuple[int, int]] = field(default_factory=list)
     embedding: list[float] | None = None
+    # keys of the noun phrases it contains (extractors/phrases.py): phrase nodes of the retrieval graph
+    phrases: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -107,6 +109,14 @@ class RelationLink:
 
 
 @dataclass
+class Phrase:
+    """(:Phrase {key, embedding})<-[:HAS_PHRASE]-(:Chunk): a noun phrase, one node per key."""
+
+    key: str
+    embedding: list[float] | None = None
+
+
+@dataclass
 class GraphBatch:
     """One atomic write: a store applies all of it or none of it."""
 
@@ -115,6 +125,8 @@ class GraphBatch:
     entities: list[Entity] = field(default_factory=list)
     mentions: list[MentionLink] = field(default_factory=list)
     relations: list[RelationLink] = field(default_factory=list)
+    # vectors of phrases the chunks name that the store may not hold yet (a stored phrase keeps its own)
+    phrases: list[Phrase] = field(default_factory=list)
     # ids of stored documents whose old version this batch replaces: removed in the same write
     replaces: list[str] = field(default_factory=list)
 
@@ -128,6 +140,7 @@ class DeleteReport:
     entities: int = 0
     relations: int = 0  # relationships deleted outright
     relations_updated: int = 0  # relationships that lost a source but survive
+    phrases: int = 0  # phrase nodes no other chunk names
 
 
 @dataclass
@@ -148,6 +161,17 @@ class Scored(Generic[T]):
 class Subgraph:
     entities: list[Entity] = field(default_factory=list)
     relations: list[RelationLink] = field(default_factory=list)
+
+
+@dataclass
+class GraphEdges:
+    """The graph's structure, ids only: what a retrieval index is built from."""
+
+    chunks: list[tuple[str, str]] = field(default_factory=list)  # (chunk id, document id)
+    mentions: list[tuple[str, str]] = field(default_factory=list)  # (entity id, chunk id)
+    phrases: list[tuple[str, str]] = field(default_factory=list)  # (chunk id, phrase key)
+    relations: list[tuple[str, str, str]] = field(default_factory=list)  # (head id, type, tail id)
+    names: list[tuple[str, str]] = field(default_factory=list)  # (entity id, a name or alias)
 
 
 @dataclass

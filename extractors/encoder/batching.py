@@ -40,7 +40,10 @@ def run_jobs(fn: Callable, jobs: list, device, workers: int | None = None) -> li
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        with ThreadPoolExecutor(max(1, min(workers or threads, len(jobs)))) as pool:
+        n = max(1, min(workers or threads, len(jobs)))
+        if n == 1:  # one job (a query): no pool to start
+            return [fn(j) for j in jobs]
+        with ThreadPoolExecutor(n) as pool:
             return list(pool.map(fn, jobs))
     finally:
         torch.set_num_threads(threads)

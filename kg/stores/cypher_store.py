@@ -39,7 +39,9 @@ from kg.types import (
     Document,
     Entity,
     GraphBatch,
+    GraphEdges,
     MentionLink,
+    Phrase,
     QueryResult,
     RelationLink,
     Scored,
@@ -79,6 +81,12 @@ def entity_from(p: Mapping[str, Any], with_embedding: bool = True) -> Entity:
         mentions=int(p.get("mentions") or 0),
         keys=list(p.get("keys") or []),
     )
+
+
+def document_from(p: Mapping[str, Any]) -> Document:
+    # the text lives in the chunks; a Document read back carries its metadata only
+    return Document(id=p["id"], text="", source=p.get("source") or "", title=p.get("title") or "",
+                    metadata=json.loads(p.get("metadata") or "{}"), sha256=p.get("sha256") or "")
 
 
 def chunk_from(p: Mapping[str, Any]) -> Chunk:
@@ -126,12 +134,20 @@ class CypherStore:
         """(entity properties, cosine similarity), best first."""
         raise NotImplementedError
 
-    def _nearest_chunks(self, vector: Vector, n: int) -> list[dict[str, Any]]:
-        """Chunk maps (CHUNK_FIELDS), nearest first."""
+    def _nearest_chunks(self, vector: Vector, n: int, scored: bool = False, with_text: bool = True) -> list:
+        """Chunk maps (CHUNK_FIELDS), nearest first; with scored, (map, cosine similarity) pairs."""
         raise NotImplementedError
 
-    def _fulltext_chunks(self, words: list[str], n: int) -> list[dict[str, Any]]:
-        """Chunk maps (CHUNK_FIELDS) matching any of the words, best first."""
+    def _fulltext_chunks(self, words: list[str], n: int, scored: bool = False, with_text: bool = True) -> list:
+        """Chunk maps (CHUNK_FIELDS) matching any of the words, best first; with scored, (map, score)."""
+        raise NotImplementedError
+
+    def _nearest_phrases(self, vector: Vector, k: int) -> list[tuple[str, float]]:
+        """(phrase key, cosine similarity), best first."""
+        raise NotImplementedError
+
+    def generation(self) -> str:
+        """Changes whenever the graph does (a cache built on the graph compares it)."""
         raise NotImplementedError
 
     def _run_user_query(self, cypher: str, params: Mapping[str, Any] | None, read_only: bool,
@@ -173,12 +189,14 @@ class CypherStore:
 
     def _plan_upsert(self, batch: GraphBatch, write: WritePlan) -> None:
         keep = {e.id for e in batch.entities}
-        gone = self._plan_delete(sorted(set(batch.replaces)), keep_entities=keep)
+        named = {k for c in batch.chunks for k in c.phrases}
+        gone = self._plan_delete(sorted(set(batch.replaces)), keep_entities=keep, keep_phrases=named)
         relation_rows = self._relation_rows(batch.relations, keep, gone)
         self._write_delete(gone, write, restated={(r["h"], t, r["t"]) for t, rows in relation_rows.items()
                                                   for r in rows})
         self._upsert_documents(batch.documents, write)
-        self._upsert_chunks(batch.chunks, {d.id for d in batch.documents}, gone, write)
+        self._upsert_chunks(batch.chunks, {d.id for d in batch.documents}, gone, write,
+                            {p.key: p.embedding for p in batch.phrases})
         self._upsert_entities(batch.entities, write)
         mention_rows = self._upsert_mentions(batch.mentions, keep, {c.id for c in batch.chunks}, gone, write)
         for type_, rows in sorted(relation_rows.items()):
@@ -197,7 +215,7 @@ class CypherStore:
                        list(rows.values()), now=now())
 
     def _upsert_chunks(self, chunks: Sequence[Chunk], batch_docs: set[str], gone: DeletePlan,
-                       write: WritePlan) -> None:
+                       write: WritePlan, phrase_vectors: Mapping[str, Any]) -> None:
         if not chunks:
             return
         self._require("Document", [c.doc_id for c in chunks], "chunks", written=batch_docs)
@@ -227,6 +245,8 @@ class CypherStore:
                        "FOREACH (_ IN CASE WHEN r.embedding IS NULL THEN [] ELSE [1] END | "
                        f"  SET c.embedding = {vec}) "
                        "MERGE (c)-[:PART_OF]->(d)", changed)
+        self._upsert_phrases([c for c in chunks if c.id in {r["id"] for r in new + changed}],
+                             [r["id"] for r in changed], phrase_vectors, write)
         pairs, edges = next_links(rows)
         write.add_rows("UNWIND $rows AS r MATCH (a:Chunk {id: r.a}) MATCH (b:Chunk {id: r.b}) "
                        "MERGE (a)-[:NEXT]->(b)", pairs)
@@ -235,6 +255,37 @@ class CypherStore:
                        "FOREACH (_ IN CASE WHEN r.forward THEN [1] ELSE [] END | MERGE (c)-[:NEXT]->(o)) "
                        "FOREACH (_ IN CASE WHEN r.forward THEN [] ELSE [1] END | MERGE (o)-[:NEXT]->(c))",
                        edges)
+
+    def _upsert_phrases(self, chunks: Sequence[Chunk], changed: list[str], vectors: Mapping[str, Any],
+                        write: WritePlan) -> None:
+        """Phrase nodes (one per key; a vector only when first written) and the chunks' HAS_PHRASE
+        edges, for chunks written afresh (a changed chunk loses its old edges first)."""
+        write.add_rows("UNWIND $ids AS i MATCH (:Chunk {id: i})-[h:HAS_PHRASE]->(:Phrase) DELETE h", changed,
+                       key="ids")
+        keys = sorted({k for c in chunks for k in c.phrases})
+        if not keys:
+            return
+        rows = []
+        for k in keys:
+            emb = floats(vectors.get(k))
+            self._check_dim(emb, f"phrase {k!r}")
+            rows.append({"key": k, "embedding": emb})
+        # write-once: a stored phrase keeps its vector (FalkorDB's vector index leaks an entry per rewrite)
+        write.add_rows(f"UNWIND $rows AS r MERGE (p:Phrase {{key: r.key}}) "
+                       f"ON CREATE SET p.embedding = CASE WHEN r.embedding IS NULL THEN NULL "
+                       f"ELSE {self._vector('r.embedding')} END", rows)
+        edges = [{"c": c.id, "k": k} for c in chunks for k in dict.fromkeys(c.phrases)]
+        write.add_rows("UNWIND $rows AS r MATCH (c:Chunk {id: r.c}) MATCH (p:Phrase {key: r.k}) "
+                       "MERGE (c)-[:HAS_PHRASE]->(p)", edges)
+
+    def missing_phrases(self, keys: Sequence[str]) -> list[str]:
+        """The keys no Phrase node holds a vector for yet (the pipeline embeds only those)."""
+        keys = sorted(set(keys))
+        found: set[str] = set()
+        for part in cy.batches(keys, self.batch_size):
+            found.update(r[0] for r in self._rows("UNWIND $keys AS k MATCH (p:Phrase {key: k}) "
+                                                  "WHERE p.embedding IS NOT NULL RETURN p.key", {"keys": list(part)}))
+        return [k for k in keys if k not in found]
 
     def _upsert_entities(self, entities: Sequence[Entity], write: WritePlan) -> None:
         if not entities:
@@ -341,9 +392,10 @@ class CypherStore:
 
         return self._transaction(plan)
 
-    def _plan_delete(self, doc_ids: Sequence[str], keep_entities: set[str]) -> DeletePlan:
-        """What removing stored documents takes out (reads only). Entities only they mention go
-        too, except those in keep_entities (a replacing version mentions them again)."""
+    def _plan_delete(self, doc_ids: Sequence[str], keep_entities: set[str],
+                     keep_phrases: set[str] = frozenset()) -> DeletePlan:
+        """What removing stored documents takes out (reads only). Entities and phrases only they
+        name go too, except those in keep_entities / keep_phrases (a replacing version names them)."""
         found = [r[0] for r in self._rows("UNWIND $ids AS i MATCH (d:Document {id: i}) RETURN d.id",
                                           {"ids": list(doc_ids)})] if doc_ids else []
         plan = DeletePlan(DeleteReport(doc_ids[0] if len(doc_ids) == 1 else "", found=bool(found)))
@@ -376,6 +428,13 @@ class CypherStore:
                 "UNWIND $ids AS i MATCH (e:Entity {id: i}) OPTIONAL MATCH (e)-[:MENTIONED_IN]->(c:Chunk) "
                 "WHERE NOT c.doc_id IN $docs WITH e, count(c) AS n WHERE n = 0 RETURN e.id",
                 {"ids": list(part), "docs": found}))
+        phrases = {r[0] for r in self._rows("MATCH (c:Chunk)-[:HAS_PHRASE]->(p:Phrase) WHERE c.doc_id IN $ids "
+                                            "RETURN DISTINCT p.key", {"ids": found})} - set(keep_phrases)
+        for part in cy.batches(sorted(phrases), self.batch_size):
+            plan.orphan_phrases.update(r[0] for r in self._rows(
+                "UNWIND $keys AS k MATCH (p:Phrase {key: k}) OPTIONAL MATCH (c:Chunk)-[:HAS_PHRASE]->(p) "
+                "WHERE NOT c.doc_id IN $docs WITH p, count(c) AS n WHERE n = 0 RETURN p.key",
+                {"keys": list(part), "docs": found}))
         for part in cy.batches(sorted(plan.orphans), self.batch_size):
             plan.orphan_relations.update((h, t, o) for h, t, o in self._rows(
                 "UNWIND $ids AS i MATCH (e:Entity {id: i})-[x]-(:Entity) "
@@ -404,6 +463,8 @@ class CypherStore:
         write.add_rows("UNWIND $ids AS i MATCH (c:Chunk {id: i}) DETACH DELETE c", sorted(plan.chunk_ids), key="ids")
         write.add_rows("UNWIND $ids AS i MATCH (d:Document {id: i}) DETACH DELETE d", sorted(plan.doc_ids), key="ids")
         self._remove_entities(sorted(plan.orphans), write)
+        write.add_rows("UNWIND $keys AS k MATCH (p:Phrase {key: k}) DETACH DELETE p", sorted(plan.orphan_phrases),
+                       key="keys")
         plan.finish_report(restated)
 
     # ------------------------------------------------------------------ reads
@@ -427,10 +488,7 @@ class CypherStore:
         rows = self._rows("MATCH (d:Document {id: $id}) RETURN properties(d)", {"id": doc_id})
         if not rows:
             return None
-        p = rows[0][0]
-        # the text lives in the chunks; a Document read back carries its metadata only
-        return Document(id=p["id"], text="", source=p.get("source") or "", title=p.get("title") or "",
-                        metadata=json.loads(p.get("metadata") or "{}"), sha256=p.get("sha256") or "")
+        return document_from(rows[0][0])
 
     def get_entities(self, ids: Sequence[str]) -> list[Entity]:
         found: dict[str, Entity] = {}
@@ -454,6 +512,13 @@ class CypherStore:
         vec = floats(vector)
         self._check_dim(vec, "query")
         return [Scored(entity_from(p), s) for p, s in self._nearest_entities(vec, k, type)]
+
+    def similar_phrases(self, vector: Sequence[float], k: int) -> list[Scored[Phrase]]:
+        if k <= 0:
+            return []
+        vec = floats(vector)
+        self._check_dim(vec, "query")
+        return [Scored(Phrase(key), s) for key, s in self._nearest_phrases(vec, k)]
 
     def search_chunks(self, vector: Sequence[float] | None, text: str, k: int) -> list[Scored[Chunk]]:
         """Hybrid retrieval: vector and full-text rankings fused by reciprocal rank (score = RRF)."""
@@ -498,6 +563,51 @@ class CypherStore:
         relations.sort(key=lambda r: (r.head_id, r.type, r.tail_id))
         return Subgraph(entities, relations)
 
+    def nearest_chunks(self, vector: Sequence[float], k: int, with_text: bool = True) -> list[Scored[Chunk]]:
+        """Dense search alone: the k chunks whose vectors are nearest (score: cosine similarity).
+        Without text, the chunks come back with empty text (cheaper when only ids are ranked)."""
+        if k <= 0:
+            return []
+        vec = floats(vector)
+        self._check_dim(vec, "query")
+        return [Scored(chunk_from(p), s) for p, s in self._nearest_chunks(vec, k, scored=True, with_text=with_text)]
+
+    def fulltext_chunks(self, text: str, k: int, with_text: bool = True) -> list[Scored[Chunk]]:
+        """Full-text search alone: chunks with any of the text's words (score: the index's own)."""
+        words = cy.fulltext_words(text)
+        if k <= 0 or not words:
+            return []
+        return [Scored(chunk_from(p), s) for p, s in self._fulltext_chunks(words, k, scored=True,
+                                                                          with_text=with_text)]
+
+    def graph_edges(self) -> GraphEdges:
+        """Every chunk, mention, phrase and relation edge, ids only (for a retrieval index)."""
+        return GraphEdges(
+            chunks=[(c, d) for c, d in self._rows("MATCH (c:Chunk) RETURN c.id, c.doc_id")],
+            mentions=[(e, c) for e, c in self._rows("MATCH (e:Entity)-[:MENTIONED_IN]->(c:Chunk) "
+                                                    "RETURN DISTINCT e.id, c.id")],
+            phrases=[(c, k) for c, k in self._rows("MATCH (c:Chunk)-[:HAS_PHRASE]->(p:Phrase) RETURN c.id, p.key")],
+            relations=[(h, t, o) for h, t, o in self._rows("MATCH (h:Entity)-[x]->(o:Entity) "
+                                                           "RETURN h.id, type(x), o.id")],
+            names=[(e, n) for e, n in self._rows("MATCH (e:Entity) UNWIND e.aliases AS n RETURN e.id, n")],
+        )
+
+    def get_chunks(self, ids: Sequence[str]) -> list[Chunk]:
+        found: dict[str, Chunk] = {}
+        for part in cy.batches(list(dict.fromkeys(ids)), self.batch_size):
+            for (p,) in self._rows(f"UNWIND $ids AS i MATCH (c:Chunk {{id: i}}) RETURN c {CHUNK_FIELDS}",
+                                   {"ids": list(part)}):
+                found[p["id"]] = chunk_from(p)
+        return [found[i] for i in dict.fromkeys(ids) if i in found]
+
+    def get_documents(self, ids: Sequence[str]) -> dict[str, Document]:
+        out: dict[str, Document] = {}
+        for part in cy.batches(sorted(set(ids)), self.batch_size):
+            for (p,) in self._rows("UNWIND $ids AS i MATCH (d:Document {id: i}) RETURN properties(d)",
+                                   {"ids": list(part)}):
+                out[p["id"]] = document_from(p)
+        return out
+
     def stats(self) -> dict[str, Any]:
         out: dict[str, Any] = {name: int(self._rows(q)[0][0]) for name, q in cy.STATS_QUERIES.items()}
         out["entity_types"] = dict(sorted((t, int(n)) for t, n in self._rows(cy.ENTITY_TYPES_QUERY)))
@@ -508,8 +618,10 @@ class CypherStore:
         nodes = [{"labels": sorted(labels), "properties": dict(sorted(props.items()))}
                  for labels, props in self._rows("MATCH (n) RETURN labels(n), properties(n)")]
         rels = [{"type": t, "start": a, "end": b, "properties": dict(sorted(props.items()))}
-                for t, a, b, props in self._rows("MATCH (a)-[r]->(b) RETURN type(r), a.id, b.id, properties(r)")]
-        nodes.sort(key=lambda n: (n["labels"], str(n["properties"].get("id")), cy.canonical_json(n)))
+                for t, a, b, props in self._rows("MATCH (a)-[r]->(b) RETURN type(r), coalesce(a.id, a.key), "
+                                                 "coalesce(b.id, b.key), properties(r)")]
+        nodes.sort(key=lambda n: (n["labels"], str(n["properties"].get("id", n["properties"].get("key"))),
+                                  cy.canonical_json(n)))
         rels.sort(key=lambda r: (r["type"], str(r["start"]), str(r["end"]), cy.canonical_json(r)))
         return {"nodes": nodes, "relationships": rels}
 

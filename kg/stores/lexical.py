@@ -1,7 +1,8 @@
 """The lexical graph's names, the same on every store, and the checks on what is formatted
 into query text.
 
-(:Document)<-[:PART_OF]-(:Chunk)-[:NEXT]->(:Chunk); (:Entity)-[:MENTIONED_IN]->(:Chunk).
+(:Document)<-[:PART_OF]-(:Chunk)-[:NEXT]->(:Chunk); (:Entity)-[:MENTIONED_IN]->(:Chunk);
+(:Chunk)-[:HAS_PHRASE]->(:Phrase).
 Labels and relationship types cannot be query parameters, so entity and relation types are
 formatted into the query text; everything formatted in goes through `identifier()` first.
 """
@@ -15,8 +16,8 @@ from kg.errors import StoreError
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 # labels and relationship types of the lexical graph: an entity or relation type may not reuse them
-NODE_LABELS = frozenset({"Document", "Chunk", "Entity"})
-LEXICAL_RELS = frozenset({"PART_OF", "NEXT", "MENTIONED_IN"})
+NODE_LABELS = frozenset({"Document", "Chunk", "Entity", "Phrase"})
+LEXICAL_RELS = frozenset({"PART_OF", "NEXT", "MENTIONED_IN", "HAS_PHRASE"})
 
 
 def identifier(name: str, what: str = "identifier") -> str:

@@ -23,10 +23,12 @@ class DeletePlan:
     rel_updates: dict[tuple[str, str, str], tuple[list[str], list[str]]] = field(default_factory=dict)
     rel_drops: set[tuple[str, str, str]] = field(default_factory=set)  # relations no source is left for
     orphan_relations: set[tuple[str, str, str]] = field(default_factory=set)  # go with the orphans
+    orphan_phrases: set[str] = field(default_factory=set)  # phrase keys no other chunk names
 
     def finish_report(self, restated: set[tuple[str, str, str]]) -> None:
         self.report.chunks = len(self.chunk_ids)
         self.report.entities = len(self.orphans)
+        self.report.phrases = len(self.orphan_phrases)
         self.report.relations_updated = len(self.rel_updates)
         self.report.relations = len(self.rel_drops) + len(self.orphan_relations - self.rel_drops)
 

@@ -31,6 +31,7 @@ import contextlib
 import fcntl
 import os
 import re
+import sys
 import threading
 import time
 from pathlib import Path
@@ -193,6 +194,7 @@ class FalkorDBStore(CypherStore):
         # connections are named kg-<pid> so the server can tell who else is still using it
         self._db = FalkorDB(unix_socket_path=str(self.server.socket_path), client_name=f"kg-{os.getpid()}")
         self._g = self._db.select_graph(self.graph_name)
+        self._ready_labels: set[str] = set()  # labels whose indexes were seen built on this connection
 
     def _recover(self, error: Exception) -> None:
         """The connection broke: the server died or was stopped. Start it again (or attach to the
@@ -257,9 +259,19 @@ class FalkorDBStore(CypherStore):
                 if write.statements:
                     self._send(_one_query(write), read_only=False)
                     self._wrote = True
+                    self._bump_generation()
                 return result
 
         return self._retrying(attempt)
+
+    @property
+    def _generation_key(self) -> str:
+        return f"kg:generation:{self.graph_name}"
+
+    def _bump_generation(self) -> None:
+        # after the write: a reader that sees the new number sees the new graph. A crash in between
+        # leaves a stale number, which only delays a cache refresh until the next write.
+        self._db.connection.incr(self._generation_key)
 
     @contextlib.contextmanager
     def _write_lock(self) -> Iterator[None]:
@@ -275,18 +287,23 @@ class FalkorDBStore(CypherStore):
                 fcntl.flock(self._lock_file, fcntl.LOCK_UN)
 
     def _index_rows(self, label: str, q: str, params: Mapping[str, Any]) -> list[list[Any]]:
-        """A vector or full-text index procedure. After a restart the server rebuilds indexes in
-        the background and refuses these calls until done: wait for it, then ask again."""
+        """A vector or full-text index procedure. After a start the server builds indexes in the
+        background (DELAY_INDEXING); until an index is done, vector calls fail and full-text calls
+        quietly miss documents. So the first call on a label waits for its indexes."""
+        if label not in self._ready_labels:
+            self._wait_for_index(label)
+            self._ready_labels.add(label)
         try:
             return self._rows(q, params)
         except StoreError as e:
             if "Invalid arguments for procedure" not in str(e):
                 raise
-        self._wait_for_index(label)
+        self._wait_for_index(label)  # the server restarted under us
         return self._rows(q, params)
 
     def _wait_for_index(self, label: str, timeout: float = INDEX_WAIT_S) -> None:
-        deadline = time.monotonic() + timeout
+        t0 = time.monotonic()
+        deadline, told = t0 + timeout, False
         while True:
             status = [r[0] for r in self._rows("CALL db.indexes() YIELD label, status WHERE label = $l "
                                                "RETURN status", {"l": label})]
@@ -295,6 +312,10 @@ class FalkorDBStore(CypherStore):
             if time.monotonic() > deadline:
                 raise StoreError(f"the index on :{label} is still being built ({', '.join(status)}); "
                                  "try again shortly")
+            if not told and time.monotonic() - t0 > 1.0:
+                told = True
+                print(f"kg: waiting for the store to build its :{label} indexes after a start "
+                      "(`kg server start` keeps it warm between commands)...", file=sys.stderr, flush=True)
             time.sleep(0.1)
 
     def _indexes(self) -> dict[tuple[str, str], dict[str, Any]]:
@@ -321,7 +342,9 @@ class FalkorDBStore(CypherStore):
                 self._create(f"CREATE INDEX FOR (n:{label}) ON (n.{prop})")
         if "RANGE" not in have.get(("EntityVector", "id"), {}).get("types", []):
             self._create("CREATE INDEX FOR (n:EntityVector) ON (n.id)")
-        for label in ("EntityVector", "Chunk"):
+        if "RANGE" not in have.get(("Phrase", "key"), {}).get("types", []):
+            self._create("CREATE INDEX FOR (n:Phrase) ON (n.key)")
+        for label in ("EntityVector", "Chunk", "Phrase"):
             cur = have.get((label, "embedding"))
             if cur is None or "VECTOR" not in cur["types"]:
                 self._create(f"CREATE VECTOR INDEX FOR (n:{label}) ON (n.embedding) OPTIONS "
@@ -399,20 +422,35 @@ class FalkorDBStore(CypherStore):
                          "RETURN e.id, vec.cosineDistance(e.embedding, vecf32($v)), properties(e)", {"type": type})
         return [(p, s) for _, (s, p) in hits]
 
-    def _nearest_chunks(self, vector: Vector, n: int) -> list[dict[str, Any]]:
+    def _nearest_chunks(self, vector: Vector, n: int, scored: bool = False, with_text: bool = True) -> list:
+        fields = CHUNK_FIELDS if with_text else CHUNK_FIELDS.replace(" .text,", "")
         hits = self._knn("Chunk", vector, n, "RETURN node.id, vec.cosineDistance(node.embedding, vecf32($v)), "
-                         f"node {CHUNK_FIELDS}")
-        return [p for _, (_, p) in hits]
+                         f"node {fields}")
+        return [(p, s) if scored else p for _, (s, p) in hits]
 
-    def _fulltext_chunks(self, words: list[str], n: int) -> list[dict[str, Any]]:
+    def _nearest_phrases(self, vector: Vector, k: int) -> list[tuple[str, float]]:
+        hits = self._knn("Phrase", vector, k, "RETURN node.key, vec.cosineDistance(node.embedding, vecf32($v))")
+        return [(key, s) for key, (s,) in hits]
+
+    def generation(self) -> str:
+        try:
+            return str(int(self._db.connection.get(self._generation_key) or 0))
+        except redis.exceptions.RedisError as e:
+            raise StoreUnavailable(f"FalkorDB at {self.server.socket_path} is not reachable: {e}") from e
+
+    def _fulltext_chunks(self, words: list[str], n: int, scored: bool = False, with_text: bool = True) -> list:
+        fields = CHUNK_FIELDS if with_text else CHUNK_FIELDS.replace(" .text,", "")
         rows = self._index_rows("Chunk", "CALL db.idx.fulltext.queryNodes('Chunk', $q) YIELD node, score "
-                                f"RETURN node {CHUNK_FIELDS}, score ORDER BY score DESC, node.id LIMIT $n",
+                                f"RETURN node {fields}, score ORDER BY score DESC, node.id LIMIT $n",
                                 {"q": " | ".join(words), "n": n})
-        return [p for p, _ in rows]
+        return [(p, float(s)) if scored else p for p, s in rows]
 
     def _run_user_query(self, cypher: str, params: Mapping[str, Any] | None, read_only: bool,
                         timeout_ms: int | None, limit: int | None) -> list[dict[str, Any]]:
-        return _plain_rows(self._run(cypher, params, read_only=read_only, timeout_ms=timeout_ms), limit)
+        rows = _plain_rows(self._run(cypher, params, read_only=read_only, timeout_ms=timeout_ms), limit)
+        if not read_only:
+            self._retrying(self._bump_generation)
+        return rows
 
     def clear(self) -> None:
         # dropping the graph is instant and also sheds the vector index's stale entries
@@ -425,6 +463,7 @@ class FalkorDBStore(CypherStore):
             self._retrying(self._g.delete)
         except redis.exceptions.ResponseError:
             pass  # never written: nothing to drop
+        self._retrying(lambda: self._db.connection.incr(self._generation_key))
 
     def close(self) -> None:
         try:
