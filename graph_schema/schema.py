@@ -37,7 +37,7 @@ from kg.errors import SchemaError
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 # relationship types of the lexical graph (Document/Chunk); an entity relation may not reuse them
-RESERVED_RELATIONS = frozenset({"PART_OF", "NEXT", "MENTIONED_IN"})
+RESERVED_RELATIONS = frozenset({"PART_OF", "NEXT", "MENTIONED_IN", "HAS_PHRASE"})
 SCHEMA_DIR = Path(__file__).resolve().parent
 
 
