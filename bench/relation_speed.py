@@ -42,16 +42,18 @@ def main() -> int:
     import torch
 
     from extractors.datasets import load_dataset
-    from extractors.ner import CONLL04_NER_MODELS, load_entity_extractor
-    from extractors.relation_cli import _chunks
-    from extractors.relation_model import WEIGHTS_DIR, MarkerRelationExtractor
+    from extractors.encoder.base import WEIGHTS_DIR
+    from extractors.entities.spacy import CONLL04_NER_MODELS
+    from extractors.evaluation.relations import example_chunks
+    from extractors.registry import load_entity_extractor
+    from extractors.relations.marker import MarkerRelationExtractor
     from kg.types import Mention
 
     if args.threads:
         torch.set_num_threads(args.threads)
     model = MarkerRelationExtractor.load(args.model or WEIGHTS_DIR / "relations-conll04")
     examples = load_dataset("conll04", args.split, model.schema)
-    chunks = _chunks(examples)
+    chunks = example_chunks(examples)
     gold = [[Mention(ex.text[e.start:e.end], e.type, e.start, e.end, chunks[i].id) for e in ex.entities]
             for i, ex in enumerate(examples)]
     n = len(examples)

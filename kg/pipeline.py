@@ -11,7 +11,8 @@ from dataclasses import dataclass, field, replace
 from typing import Iterable, Iterator, Sequence
 
 from extractors.base import EntityExtractor, RelationExtractor
-from extractors.phrases import NounPhraseExtractor, phrase_key
+from extractors.entities.phrases import NounPhraseExtractor, phrase_key
+from extractors.registry import load_entity_extractor, load_relation_extractor
 from graph_schema import Schema, load_schema
 from kg.chunking import Chunker, SentenceChunker
 from kg.config import Settings, get_settings
@@ -53,26 +54,6 @@ class IngestReport:
     @property
     def ok(self) -> bool:
         return not self.errors
-
-
-def load_relation_extractor(settings: Settings, schema: Schema) -> RelationExtractor:
-    """'auto': the shipped fine-tuned model if present, else the dependency baseline."""
-    choice = settings.relation_model
-    if choice in ("dep", "baseline", "dep-baseline"):
-        from extractors.dep_relations import DependencyRelationExtractor
-
-        return DependencyRelationExtractor(schema, settings.spacy_model)
-    from extractors import relation_model
-
-    path = relation_model.default_relation_model_path() if choice == "auto" else choice
-    if path is None:
-        from extractors.dep_relations import DependencyRelationExtractor
-
-        return DependencyRelationExtractor(schema, settings.spacy_model)
-    return relation_model.MarkerRelationExtractor.load(
-        path, device=settings.device, threshold=settings.relation_threshold,
-        precision=settings.relation_precision or None,
-    )
 
 
 def _trim_span(text: str, start: int, end: int) -> tuple[int, int]:
@@ -140,8 +121,6 @@ class Pipeline:
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, store: GraphStore | None = None) -> "Pipeline":
-        from extractors.ner import load_entity_extractor
-
         s = settings or get_settings()
         if s.torch_threads:
             import torch
@@ -153,7 +132,9 @@ class Pipeline:
             schema=schema,
             chunker=SentenceChunker(s.spacy_model, s.chunk_chars),
             entities=load_entity_extractor(s.ner_model or s.spacy_model, schema, device=s.device),
-            relations=load_relation_extractor(s, schema),
+            relations=load_relation_extractor(s.relation_model, schema, spacy_model=s.spacy_model, device=s.device,
+                                              threshold=s.relation_threshold,
+                                              precision=s.relation_precision or None),
             embedder=embedder,
             resolver=EntityResolver(embedder, s.resolve_threshold, schema=schema),
             store=store,

@@ -33,7 +33,7 @@ class Chunk:
     # sentence boundaries inside this chunk, as document offsets
     sentences: list[tuple[int, int]] = field(default_factory=list)
     embedding: list[float] | None = None
-    # keys of the noun phrases it contains (extractors/phrases.py): phrase nodes of the retrieval graph
+    # keys of the noun phrases it contains (extractors/entities/phrases.py): phrase nodes of the retrieval graph
     phrases: list[str] = field(default_factory=list)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from kg.errors import ModelLoadError
+
 
 def rowwise_int8_linear(linear):
     """An nn.Linear replacement computing in int8 with exact int32 accumulation.
@@ -63,3 +65,14 @@ def int8_supported() -> bool:
         return True
     except (RuntimeError, AttributeError):
         return False
+
+
+def set_precision(model, precision: str) -> None:
+    """Put a loaded model (with .net.encoder, .device, .precision) in "int8" or "fp32". int8 swaps
+    the encoder's linear maps (quantize_bert_int8) and needs a CPU with torch._int_mm; elsewhere
+    the model stays fp32 (model.precision says which runs). fp32 after int8 is not possible."""
+    if precision not in ("fp32", "int8"):
+        raise ModelLoadError(f"unknown precision {precision!r} (fp32 or int8)")
+    if precision == "int8" and model.precision != "int8" and str(model.device) == "cpu" and int8_supported():
+        quantize_bert_int8(model.net.encoder)
+        model.precision = "int8"

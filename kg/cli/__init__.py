@@ -16,22 +16,14 @@ from kg.cli.output import err as _err
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from kg.cli import graph, serve
+    from kg.cli import evaluate, graph, serve, train
 
     parser = argparse.ArgumentParser(prog="kg", description="Build and query a knowledge graph from free text.")
     sub = parser.add_subparsers(dest="command", required=True)
     graph.register(sub)
     serve.register(sub)
-    train = sub.add_parser("train", help="fine-tune a model on annotated data")
-    train_sub = train.add_subparsers(dest="what", required=True)
-    evaluate = sub.add_parser("eval", help="score a model on a dataset")
-    eval_sub = evaluate.add_subparsers(dest="what", required=True)
-    # Each model family registers its own train/eval subcommands.
-    from extractors import model_average, ner_cli, relation_cli
-
-    relation_cli.register(train_sub, eval_sub)
-    ner_cli.register(train_sub, eval_sub)
-    model_average.register(train_sub)
+    train.register(sub)
+    evaluate.register(sub)
     return parser
 
 

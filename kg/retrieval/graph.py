@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from extractors.phrases import phrase_key
+from extractors.entities.phrases import phrase_key
 from kg.types import GraphEdges
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, Sequence
 
-from extractors.phrases import phrase_key
+from extractors.entities.phrases import phrase_key
 from kg.embed import Embedder
 from kg.stores.base import GraphStore
 from kg.types import Chunk

@@ -64,8 +64,8 @@ class Retriever:
 
     @classmethod
     def from_settings(cls, settings, store: GraphStore) -> "Retriever":
-        from extractors.ner import load_entity_extractor
-        from extractors.phrases import NounPhraseExtractor
+        from extractors.registry import load_entity_extractor
+        from extractors.entities.phrases import NounPhraseExtractor
         from graph_schema import load_schema
         from kg.embed import get_embedder
 

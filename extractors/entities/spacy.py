@@ -6,12 +6,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
 
+from extractors.encoder.base import WEIGHTS_DIR
 from graph_schema import Schema
-from kg.errors import ModelLoadError  # noqa: F401  (re-exported: callers import it from here)
+from kg.errors import ModelLoadError
 from kg.types import Chunk, Mention
 
 _ARTICLES = {"the", "a", "an"}
-WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 # CoNLL04 NER models shipped in extractors/weights, best first (kg eval picks the first present)
 CONLL04_NER_MODELS = (WEIGHTS_DIR / "ner-conll04-minilm", WEIGHTS_DIR / "ner-conll04")
 
@@ -85,13 +85,3 @@ class SpacyEntityExtractor:
                     )
                 out.append(mentions)
         return out
-
-
-def load_entity_extractor(model: str | Path, schema: Schema, device: str = "cpu", trim_articles: bool = True):
-    """The EntityExtractor for a model reference: a kg-token-ner artifact directory (the fine-tuned
-    transformer tagger) or anything spaCy loads (package name or pipeline path)."""
-    from extractors.transformer_ner import TransformerEntityExtractor, is_token_ner_model
-
-    if is_token_ner_model(model):
-        return TransformerEntityExtractor.load(model, schema, device=device)
-    return SpacyEntityExtractor(schema, model, trim_articles=trim_articles)

