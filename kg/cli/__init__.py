@@ -55,6 +55,10 @@ def _dispatch(argv: list[str] | None) -> int:
     except KGError as e:
         _err(str(e))
         return 2
+    except OSError as e:  # a path the user gave that cannot be read or written (--out, --data, ...)
+        where = f": {e.filename}" if getattr(e, "filename", None) else ""
+        _err(f"{e.strerror or e}{where}")
+        return 2
     except ValidationError as e:
         _err(f"invalid KG_* setting: {e.errors()[0].get('loc')} {e.errors()[0].get('msg')}")
         return 2

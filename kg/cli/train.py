@@ -140,6 +140,18 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_average)
 
 
+def _check_out(out: str) -> None:
+    """Refuse an --out that cannot be written before any training time is spent."""
+    path = Path(out)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".kg-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise UsageError(f"--out {out}: cannot write there ({e.strerror or e})") from None
+
+
 # --------------------------------------------------------------------------- relations
 
 
@@ -150,6 +162,7 @@ def cmd_train_relations(args) -> int:
     from graph_schema import load_schema
     from kg.config import get_settings
 
+    _check_out(args.out)
     settings = get_settings()
     schema = load_schema(args.schema or settings.schema_path)
     train = [ex for spec in args.data for ex in load_dataset(spec, "train", schema)]
@@ -235,6 +248,7 @@ def cmd_train_ner(args) -> int:
     from extractors.training.cards import write_spacy_ner_card
     from extractors.training.spacy_ner import train_ner
 
+    _check_out(args.out)
     train = [ex for spec in args.data for ex in load_ner_examples(spec, "train")]
     dev = [ex for spec in args.dev for ex in load_ner_examples(spec, "dev")] if args.dev else None
     if not args.dev:

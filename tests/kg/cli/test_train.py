@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from kg.cli import main
 
 
@@ -45,3 +47,12 @@ def test_cli_unknown_dataset(capsys, tmp_path):
     msg = _one_line_error(capsys, ["train", "relations", "--data", "nosuchset:train", "--schema", "conll04",
                                    "--out", str(tmp_path / "m")])
     assert "nosuchset" in msg
+
+
+@pytest.mark.parametrize("what", ["relations", "ner"])
+def test_an_unwritable_out_is_refused_before_training(what, capsys, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    code = main(["train", what, "--data", "conll04:train", "--out", str(blocker / "model")])
+    err = capsys.readouterr().err
+    assert code == 2 and "cannot write there" in err and "Traceback" not in err
