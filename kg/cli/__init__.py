@@ -55,6 +55,8 @@ def _dispatch(argv: list[str] | None) -> int:
     except KGError as e:
         _err(str(e))
         return 2
+    except BrokenPipeError:
+        raise  # stdout closed early: main() ends quietly
     except OSError as e:  # a path the user gave that cannot be read or written (--out, --data, ...)
         where = f": {e.filename}" if getattr(e, "filename", None) else ""
         _err(f"{e.strerror or e}{where}")
