@@ -172,6 +172,7 @@ class GraphEdges:
     phrases: list[tuple[str, str]] = field(default_factory=list)  # (chunk id, phrase key)
     relations: list[tuple[str, str, str]] = field(default_factory=list)  # (head id, type, tail id)
     names: list[tuple[str, str]] = field(default_factory=list)  # (entity id, a name or alias)
+    texts: dict[str, str] = field(default_factory=dict)  # chunk id -> text, with its document's title
 
 
 @dataclass

@@ -16,11 +16,12 @@ from kg.cli.output import err as _err
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from kg.cli import evaluate, graph, serve, train
+    from kg.cli import evaluate, graph, retrieve, serve, train
 
     parser = argparse.ArgumentParser(prog="kg", description="Build and query a knowledge graph from free text.")
     sub = parser.add_subparsers(dest="command", required=True)
     graph.register(sub)
+    retrieve.register(sub)
     serve.register(sub)
     train.register(sub)
     evaluate.register(sub)

@@ -1,8 +1,9 @@
-"""`kg eval relations|ner`: parse the options, call extractors/evaluation, print.
+"""`kg eval relations|ner|retrieval`: parse the options, call the library's evaluation, print.
 
     kg eval relations --dataset conll04 --split test [--model DIR] [--ner MODEL] [--json]
     kg eval ner --dataset conll04 --split test            # the shipped CoNLL04 NER
     kg eval ner --dataset conll2003 --split test          # stock en_core_web_sm, zero-shot
+    kg eval retrieval --dataset musique_subset [--json]   # recall@k of dense, full-text and graph retrieval
 
 --dataset takes a dataset name (optionally NAME:SPLIT; named datasets live under
 KG_DATASETS_DIR) or a JSONL file in the training format (extractors/datasets.py).
@@ -74,6 +75,41 @@ def register(sub) -> None:
     p.add_argument("--card", action="store_true",
                    help="write the scores as the test section of the model directory's MODEL_CARD.md")
     p.set_defaults(func=cmd_eval_ner)
+
+    p = eval_sub.add_parser(
+        "retrieval", help="recall@2/5/10 of dense, full-text and graph retrieval, and latency",
+        description="Ingests the dataset's corpus into a store of its own (reused when it was built from the "
+                    "same corpus and settings), then scores every question with each method in one run. "
+                    "Format: kg/retrieval/evaluation.py (README 'Retrieval').",
+    )
+    p.add_argument("--dataset", required=True, metavar="NAME|DIR",
+                   help="musique_subset, or a directory in that format (a *_corpus.json and a questions file)")
+    p.add_argument("--data-dir", type=Path, default=None,
+                   help="where the evaluation store lives (default: KG_DATA_DIR/eval)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_eval_retrieval)
+
+
+def cmd_eval_retrieval(args) -> int:
+    from dataclasses import asdict
+
+    from kg.config import get_settings
+    from kg.retrieval import Retriever
+    from kg.retrieval.evaluation import (evaluate, format_report, ingest_for_evaluation, load_retrieval_dataset,
+                                         store_fingerprint)
+    from kg.stores.factory import open_store
+
+    settings = get_settings()
+    path = Path(args.dataset)
+    dataset = load_retrieval_dataset(path if path.is_dir() else settings.datasets_dir / args.dataset)
+    eval_settings = settings.model_copy(update={"data_dir": args.data_dir or settings.data_dir / "eval",
+                                                "graph_name": f"eval-{store_fingerprint(dataset, settings)}"})
+    with open_store(eval_settings) as store:
+        if ingest_for_evaluation(dataset, eval_settings, store, progress=None if not args.json else False):
+            _note(f"ingested the {len(dataset.documents)} passages of {dataset.name} into {eval_settings.data_dir}")
+        report = evaluate(Retriever.from_settings(eval_settings, store), dataset)
+    print(json.dumps(asdict(report), indent=2) if args.json else format_report(report))
+    return 0
 
 
 # --------------------------------------------------------------------------- relations

@@ -93,6 +93,30 @@ class RetrievalReport:
     settings: dict[str, float] = field(default_factory=dict)
 
 
+def store_fingerprint(dataset: RetrievalDataset, settings) -> str:
+    """A graph built from this corpus with these settings is reused: only what shapes the graph counts."""
+    shaping = {k: str(getattr(settings, k)) for k in (
+        "schema_path", "spacy_model", "ner_model", "relation_model", "relation_threshold", "relation_precision",
+        "embedding_model", "embedding_precision", "chunk_chars", "resolve_threshold", "phrases")}
+    digest = hashlib.sha256((dataset.fingerprint + json.dumps(shaping, sort_keys=True)).encode())
+    return digest.hexdigest()[:12]
+
+
+def ingest_for_evaluation(dataset: RetrievalDataset, settings, store, progress: bool | None = None) -> bool:
+    """Ingest the corpus into store unless it already holds exactly this corpus. True if it ingested."""
+    from kg.pipeline import Pipeline
+
+    stats = store.stats()
+    if stats["documents"] == len(dataset.documents) and stats["chunks"] > 0:
+        return False
+    store.clear()
+    report = Pipeline.from_settings(settings, store).ingest(dataset.documents, progress=progress,
+                                                             total=len(dataset.documents))
+    if report.errors:
+        raise DatasetError(f"{dataset.name}: {len(report.errors)} passages were refused: {report.errors[0]}")
+    return True
+
+
 def distinct_documents(chunk_docs: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(chunk_docs))
 

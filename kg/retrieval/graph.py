@@ -16,6 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from extractors.entities.phrases import phrase_key
+from kg.retrieval.lexical import BM25
 from kg.types import GraphEdges
 
 
@@ -29,6 +30,7 @@ class RetrievalGraph:
     transition: sp.csr_matrix  # column-stochastic, nodes: chunks, then entities, then phrases
     chunks_per_node: np.ndarray  # how many chunks name each node (1 for a chunk)
     index: dict[str, int]  # "c:<chunk id>", "e:<entity id>", "p:<phrase key>" -> node
+    bm25: BM25  # full-text scores of the chunks, in chunk order
 
     @property
     def n_chunks(self) -> int:
@@ -73,13 +75,14 @@ class RetrievalGraph:
         degree = np.asarray(a.sum(axis=0)).ravel()
         degree[degree == 0] = 1.0
         transition = (a @ sp.diags(1.0 / degree)).tocsr()
-        # chunks per entity/phrase node: its chunk edges (relation edges left out)
+        # chunks per entity/phrase node: its distinct chunk neighbours (relation edges left out)
         node_chunks = np.ones(n)
         if n_chunk_edges:
-            named = np.bincount(rows[:n_chunk_edges], minlength=n).astype(np.float64)
+            named = np.asarray(a[: len(chunk_ids)].sum(axis=0)).ravel()
             node_chunks[len(chunk_ids):] = np.maximum(named[len(chunk_ids):], 1.0)
+        bm25 = BM25([edges.texts.get(c, "") for c in chunk_ids])
         return cls(generation, chunk_ids, [d for _, d in edges.chunks], entity_ids, phrase_keys, transition,
-                   node_chunks, index)
+                   node_chunks, index, bm25)
 
     def personalized_pagerank(self, seeds: np.ndarray, damping: float, iterations: int = 30,
                               tolerance: float = 1e-8) -> np.ndarray:

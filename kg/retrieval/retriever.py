@@ -27,9 +27,28 @@ from kg.retrieval.context import format_context
 from kg.retrieval.graph import RetrievalGraph
 from kg.retrieval.linking import Link, QuestionLinker
 from kg.retrieval.types import Citation, EntityHit, Fact, Filters, Passage, RetrievalResult
+from kg.errors import UsageError
 from kg.stores.base import GraphStore
 from kg.stores.lexical import parse_evidence
 from kg.types import Chunk
+
+
+METHODS = ("graph", "dense", "fulltext")
+
+
+@dataclass
+class Evidence:
+    dense: dict[str, float]  # chunk id -> cosine similarity, the dense candidates
+    fulltext: dict[str, float]  # chunk id -> full-text score
+    links: list[Link]
+
+
+@dataclass
+class Ranking:
+    scores: dict[str, float]  # chunk id -> the score passages are ranked by
+    ppr: dict[str, float]  # chunk id -> PageRank mass (graph method only)
+    entity_mass: dict[str, float]  # entity id -> PageRank mass
+    method: str  # the method that ranked: "dense" when "graph" found nothing to link
 
 
 @dataclass(frozen=True)
@@ -94,56 +113,61 @@ class Retriever:
                  method: str = "graph") -> RetrievalResult:
         """Rank passages for the question. method: "graph" (the full recipe), "dense" or "fulltext"
         (one method alone, for comparison)."""
+        if method not in METHODS:
+            raise UsageError(f"unknown retrieval method {method!r}; choose one of {', '.join(METHODS)}")
         t0 = time.perf_counter()
         filters = filters or Filters()
-        p = self.params
-        qvec = self.embedder.embed([question])[0].tolist()
-        dense = {h.item.id: float(h.score) for h in self.store.nearest_chunks(qvec, p.candidates, with_text=False)}
-        fulltext = {h.item.id: float(h.score)
-                    for h in self.store.fulltext_chunks(question, p.candidates, with_text=False)}
-        links: list[Link] = []
-        ppr: dict[str, float] = {}
-        entity_mass: dict[str, float] = {}
-        if method == "graph":
-            links = self.linker.link(question, filters.entity_types)
-            graph = self.graph()
-            seeds = np.zeros(graph.size)
-            for link in links:
-                node = graph.index.get(link.node)
-                if node is not None:
-                    seeds[node] += link.similarity / graph.chunks_per_node[node]
-            if seeds.sum() > 0:
-                for cid, score in _minmax(dense).items():
-                    if (node := graph.index.get(f"c:{cid}")) is not None:
-                        seeds[node] += p.passage_seed * score
-                r = graph.personalized_pagerank(seeds, p.damping, p.iterations)
-                top = np.argsort(-r[: graph.n_chunks], kind="stable")[: p.candidates]
-                ppr = {graph.chunk_ids[i]: float(r[i]) for i in top if r[i] > 0}
-                offset = graph.n_chunks
-                entity_mass = {eid: float(r[offset + i]) for i, eid in enumerate(graph.entity_ids)}
-            else:
-                method = "dense"
-        allowed = self._allowed_chunks(set(dense) | set(fulltext) | set(ppr), filters)
-        scores = self._rank(method, dense, fulltext, ppr, allowed)
-        best = sorted(scores, key=lambda c: (-scores[c], c))[:k]
-        passages = self._passages(best, scores, dense, fulltext, ppr)
-        entities = self._entities(links, entity_mass, passages, filters)
+        evidence = self.gather(question, filters, links=method == "graph")
+        ranking = self.rank(evidence, method, self.params)
+        allowed = self._allowed_chunks(set(ranking.scores), filters)
+        best = sorted((c for c in ranking.scores if c in allowed), key=lambda c: (-ranking.scores[c], c))[:k]
+        passages = self._passages(best, ranking.scores, evidence.dense, evidence.fulltext, ranking.ppr)
+        entities = self._entities(evidence.links, ranking.entity_mass, passages, filters)
         facts = self._facts(entities, passages, filters)
-        result = RetrievalResult(question, "", passages, facts, entities, method)
+        result = RetrievalResult(question, "", passages, facts, entities, ranking.method)
         result.context = format_context(result)
         result.seconds = round(time.perf_counter() - t0, 4)
         return result
 
-    def _rank(self, method: str, dense: dict[str, float], fulltext: dict[str, float], ppr: dict[str, float],
-              allowed: set[str]) -> dict[str, float]:
+    def gather(self, question: str, filters: Filters | None = None, links: bool = True) -> Evidence:
+        """What the indexes say about the question, before any ranking: dense and full-text
+        candidates and the question's links into the graph."""
+        filters = filters or Filters()
+        p = self.params
+        qvec = self.embedder.embed([question])[0].tolist()
+        dense = {h.item.id: float(h.score) for h in self.store.nearest_chunks(qvec, p.candidates, with_text=False)}
+        graph = self.graph()
+        bm25 = graph.bm25.scores(question)
+        top = [i for i in np.argsort(-bm25, kind="stable")[: p.candidates] if bm25[i] > 0]
+        fulltext = {graph.chunk_ids[i]: float(bm25[i]) for i in top}
+        return Evidence(dense, fulltext, self.linker.link(question, filters.entity_types) if links else [])
+
+    def rank(self, evidence: Evidence, method: str, params: RetrievalParams) -> Ranking:
+        """Scores of the candidate chunks by one method, under the given parameters."""
         if method == "fulltext":
-            return {c: s for c, s in fulltext.items() if c in allowed}
-        d = {c: s for c, s in _minmax(dense).items() if c in allowed}
-        if method == "dense" or not ppr:
-            return d
-        g = {c: s for c, s in _minmax(ppr).items() if c in allowed}
-        mix = self.params.mix
-        return {c: mix * d.get(c, 0.0) + (1 - mix) * g.get(c, 0.0) for c in set(d) | set(g)}
+            return Ranking(dict(evidence.fulltext), {}, {}, method)
+        dense = _minmax(evidence.dense)
+        if method == "dense":
+            return Ranking(dense, {}, {}, method)
+        graph = self.graph()
+        seeds = np.zeros(graph.size)
+        for link in evidence.links:
+            node = graph.index.get(link.node)
+            if node is not None:
+                seeds[node] += link.similarity / graph.chunks_per_node[node]
+        if seeds.sum() <= 0:  # the question names nothing the graph holds
+            return Ranking(dense, {}, {}, "dense")
+        for cid, score in dense.items():
+            if (node := graph.index.get(f"c:{cid}")) is not None:
+                seeds[node] += params.passage_seed * score
+        r = graph.personalized_pagerank(seeds, params.damping, params.iterations)
+        top = np.argsort(-r[: graph.n_chunks], kind="stable")[: params.candidates]
+        ppr = {graph.chunk_ids[i]: float(r[i]) for i in top if r[i] > 0}
+        g = _minmax(ppr)
+        scores = {c: params.mix * dense.get(c, 0.0) + (1 - params.mix) * g.get(c, 0.0) for c in set(dense) | set(g)}
+        offset = graph.n_chunks
+        mass = {eid: float(r[offset + i]) for i, eid in enumerate(graph.entity_ids) if r[offset + i] > 0}
+        return Ranking(scores, ppr, mass, "graph")
 
     def _allowed_chunks(self, chunk_ids: set[str], filters: Filters) -> set[str]:
         if not filters_active(filters) or not chunk_ids:

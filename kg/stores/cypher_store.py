@@ -590,6 +590,8 @@ class CypherStore:
             relations=[(h, t, o) for h, t, o in self._rows("MATCH (h:Entity)-[x]->(o:Entity) "
                                                            "RETURN h.id, type(x), o.id")],
             names=[(e, n) for e, n in self._rows("MATCH (e:Entity) UNWIND e.aliases AS n RETURN e.id, n")],
+            texts={c: f"{title}\n{text}" if title else text for c, title, text in self._rows(
+                "MATCH (c:Chunk)-[:PART_OF]->(d:Document) RETURN c.id, d.title, c.text")},
         )
 
     def get_chunks(self, ids: Sequence[str]) -> list[Chunk]:

@@ -1,0 +1,61 @@
+"""The retrieval graph and BM25 on hand-built data (no models)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kg.retrieval.graph import RetrievalGraph
+from kg.retrieval.lexical import BM25
+from kg.types import GraphEdges
+
+
+def _edges() -> GraphEdges:
+    # c1 mentions e1 and names the phrase "red apple"; c2 mentions e1 and e2; c3 mentions e3; e2 -> e3
+    return GraphEdges(
+        chunks=[("c1", "d1"), ("c2", "d2"), ("c3", "d3")],
+        mentions=[("e1", "c1"), ("e1", "c2"), ("e2", "c2"), ("e3", "c3")],
+        phrases=[("c1", "red apple"), ("c3", "cherry"), ("c2", "mira castellan")],
+        relations=[("e2", "LOCATED_IN", "e3")],
+        names=[("e1", "Mira Castellan"), ("e2", "Vellmora"), ("e3", "Quenia")],
+        texts={"c1": "A red apple.", "c2": "Mira Castellan lives in Vellmora.", "c3": "Quenia grows cherries."},
+    )
+
+
+def test_graph_nodes_and_a_phrase_that_names_an_entity():
+    g = RetrievalGraph.build(_edges(), "1")
+    assert g.chunk_ids == ["c1", "c2", "c3"] and g.entity_ids == ["e1", "e2", "e3"]
+    # "mira castellan" is the name of exactly one entity: its phrase node is the entity's node
+    assert g.index["p:mira castellan"] == g.index["e:e1"] and "mira castellan" not in g.phrase_keys
+    assert g.chunks_per_node[g.index["e:e1"]] == 2 and g.chunks_per_node[g.index["p:cherry"]] == 1
+    # column-stochastic: every column of a node with edges sums to 1
+    sums = np.asarray(g.transition.sum(axis=0)).ravel()
+    assert np.allclose(sums, 1.0)
+
+
+def test_pagerank_spreads_from_the_seeds_over_relations():
+    g = RetrievalGraph.build(_edges(), "1")
+    seeds = np.zeros(g.size)
+    seeds[g.index["e:e2"]] = 1.0
+    r = g.personalized_pagerank(seeds, damping=0.5)
+    assert abs(r.sum() - 1.0) < 1e-6
+    chunk = {c: r[g.index[f"c:{c}"]] for c in g.chunk_ids}
+    # c2 mentions the seed; c3 is reached over the relation e2 -> e3; c1 only through e1
+    assert chunk["c2"] > chunk["c3"] > 0 and chunk["c2"] > chunk["c1"]
+    without = RetrievalGraph.build(_edges(), "1", relation_edges=False)
+    r2 = without.personalized_pagerank(seeds, damping=0.5)
+    assert r2[without.index["c:c3"]] == 0.0  # no relation edge: no path to c3
+
+
+def test_no_seed_no_mass():
+    g = RetrievalGraph.build(_edges(), "1")
+    assert g.personalized_pagerank(np.zeros(g.size), 0.5).sum() == 0.0
+
+
+def test_bm25_ranks_by_rare_words_not_common_ones():
+    bm = BM25(["the first president of the club was the first president",
+               "the journal of psychotherapy integration is a journal",
+               "a president of a journal"])
+    scores = bm.scores("Who was the first president of the association which published the Journal of "
+                       "Psychotherapy Integration?")
+    assert int(np.argmax(scores)) == 1
+    assert bm.scores("zzz").sum() == 0.0
