@@ -29,8 +29,9 @@ from kg.retrieval.evaluation import (  # noqa: E402
 from kg.retrieval.retriever import RetrievalParams, Retriever  # noqa: E402
 from kg.stores.falkordb.store import FalkorDBStore  # noqa: E402
 
-GRID = {"damping": [0.3, 0.5, 0.7, 0.85], "passage_seed": [0.0, 0.05, 0.2, 0.5], "mix": [0.3, 0.5, 0.7],
-        "relation_edges": [True, False]}
+GRID = {"damping": [0.5, 0.7, 0.85], "passage_seed": [0.0, 0.05, 0.2], "mix": [0.3, 0.5, 0.7],
+        "relation_edges": [True, False], "min_link": [0.0, 0.6], "fulltext_weight": [0.0, 0.1],
+        "degree_norm": [0.0, 0.5, 1.0]}
 
 
 def main() -> int:
@@ -84,7 +85,8 @@ def main() -> int:
               f"R@2 {100 * dense[:, 0].mean():.1f}, R@5 {100 * dense[:, 1].mean():.1f}")
         print(f"chosen most often: {default}")
         hippo = next(i for i, c in enumerate(combos) if c == {"damping": 0.5, "passage_seed": 0.05, "mix": 0.5,
-                                                                 "relation_edges": True})
+                                                                 "relation_edges": True, "min_link": 0.0,
+                                                                 "fulltext_weight": 0.0, "degree_norm": 0.0})
         print(f"HippoRAG 2's defaults on all questions: R@2 {100 * table[hippo, :, 0].mean():.1f}, "
               f"R@5 {100 * table[hippo, :, 1].mean():.1f}")
     return 0

@@ -65,9 +65,11 @@ class Settings(BaseSettings):
     max_file_bytes: int = 10_000_000  # larger inputs are refused with a clear message
 
     # --- retrieval (kg/retrieval; README "Retrieval" says how these were checked) ---
-    retrieval_damping: float = Field(0.5, gt=0, lt=1)  # personalised PageRank: probability of following an edge
-    retrieval_passage_seed: float = Field(0.05, ge=0)  # seed of every dense candidate, times minmax(dense)
-    retrieval_mix: float = Field(0.5, ge=0, le=1)  # weight of dense in the final rank (the rest: PageRank)
+    # chosen by 5-fold cross-validation over musique_subset's questions (bench/retrieval_cv.py)
+    retrieval_damping: float = Field(0.85, gt=0, lt=1)  # personalised PageRank: probability of following an edge
+    retrieval_passage_seed: float = Field(0.0, ge=0)  # seed of every dense candidate, times minmax(dense)
+    retrieval_mix: float = Field(0.3, ge=0, le=1)  # weight of dense in the final rank (the rest: PageRank)
+    retrieval_degree_norm: float = Field(1.0, ge=0)  # a chunk's PageRank mass is divided by its degree^this
 
     # --- evaluation ---
     datasets_dir: Path = REPO_ROOT.parent / "shared" / "datasets"

@@ -153,7 +153,7 @@ def evaluate(retriever: Retriever, dataset: RetrievalDataset, depth: int = 30,
          "p95": round(1000 * float(np.percentile(latencies, 95)), 1)},
         linked,
         {"damping": retriever.params.damping, "passage_seed": retriever.params.passage_seed,
-         "mix": retriever.params.mix},
+         "mix": retriever.params.mix, "degree_norm": retriever.params.degree_norm},
     )
 
 

@@ -31,6 +31,16 @@ class RetrievalGraph:
     chunks_per_node: np.ndarray  # how many chunks name each node (1 for a chunk)
     index: dict[str, int]  # "c:<chunk id>", "e:<entity id>", "p:<phrase key>" -> node
     bm25: BM25  # full-text scores of the chunks, in chunk order
+    degree: np.ndarray  # edges per node
+    _phrase_nodes: dict[str, str] | None = None
+
+    def phrase_nodes(self) -> dict[str, str]:
+        """phrase key -> its node's name: "p:<key>", or "e:<id>" for a phrase that names an entity."""
+        if self._phrase_nodes is None:
+            n, m = self.n_chunks, len(self.entity_ids)
+            self._phrase_nodes = {key[2:]: (f"e:{self.entity_ids[i - n]}" if n <= i < n + m else key)
+                                  for key, i in self.index.items() if key.startswith("p:")}
+        return self._phrase_nodes
 
     @property
     def n_chunks(self) -> int:
@@ -82,7 +92,7 @@ class RetrievalGraph:
             node_chunks[len(chunk_ids):] = np.maximum(named[len(chunk_ids):], 1.0)
         bm25 = BM25([edges.texts.get(c, "") for c in chunk_ids])
         return cls(generation, chunk_ids, [d for _, d in edges.chunks], entity_ids, phrase_keys, transition,
-                   node_chunks, index, bm25)
+                   node_chunks, index, bm25, degree)
 
     def personalized_pagerank(self, seeds: np.ndarray, damping: float, iterations: int = 30,
                               tolerance: float = 1e-8) -> np.ndarray:

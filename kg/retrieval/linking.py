@@ -8,7 +8,7 @@ of their embeddings (a stored phrase with the very same key counts as 1.0), as H
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, Sequence
+from typing import Mapping, Protocol, Sequence
 
 from extractors.entities.phrases import phrase_key
 from kg.embed import Embedder
@@ -50,13 +50,20 @@ class QuestionLinker:
 
     def link(self, question: str, entity_types: Sequence[str] = ()) -> list[Link]:
         phrases = self.question_phrases(question)
-        if not phrases:
-            return []
-        vectors = self.embedder.embed(phrases)
+        return self.link_phrases(phrases, self.embedder.embed(phrases), entity_types) if phrases else []
+
+    def link_phrases(self, phrases: Sequence[str], vectors, entity_types: Sequence[str] = (),
+                     known: Mapping[str, str] | None = None) -> list[Link]:
+        """Each phrase's nearest entity or stored phrase, given the phrases' embeddings. A phrase
+        whose key is in `known` (phrase key -> graph node, "p:<key>" or "e:<id>") links there at
+        once, with similarity 1."""
         links = []
         for phrase, vec in zip(phrases, vectors):
+            if known and phrase in known:
+                links.append(Link(phrase, known[phrase], phrase, 1.0))
+                continue
             best: Link | None = None
-            for hit in self.store.similar_entities(vec.tolist(), 1):
+            for hit in self.store.similar_entities(vec.tolist(), 1, with_embedding=False):
                 if not entity_types or hit.item.type in entity_types:
                     best = Link(phrase, f"e:{hit.item.id}", hit.item.name, float(hit.score))
             for hit in self.store.similar_phrases(vec.tolist(), 1):

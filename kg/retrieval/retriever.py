@@ -3,15 +3,17 @@
     question -> dense search over chunks (vector index; each chunk embedded under its title)
              -> full-text search over chunks (reported with each passage, not fused by default)
              -> link the question's phrases to entities and phrases (linking.py)
-             -> personalised PageRank from the linked nodes, plus every dense candidate seeded by
-                its dense score (graph.py)
+             -> personalised PageRank from the linked nodes (graph.py), optionally also seeded from
+                every dense candidate; a chunk's mass divided by its degree
              -> rank = mix * minmax(dense) + (1 - mix) * minmax(PageRank)
              -> passages, facts among the top entities, entities with why they are there,
                 and a context block with numbered citations (context.py)
 
-The recipe and its defaults follow HippoRAG 2 (seed weight = similarity / chunks naming the
-node, passages seeded with 0.05 x minmax(dense), damping 0.5, an even mix); the README says how
-they were checked. A question that links to nothing is answered from dense search alone.
+The recipe follows HippoRAG 2 (seed weight = similarity / chunks naming the node, passages
+seeded by their dense score, mixed ranks). Its parameters were chosen by 5-fold cross-validation
+over musique_subset's questions (bench/retrieval_cv.py): damping 0.85, no passage seeds, 0.3 of
+dense in the mix, and a chunk's PageRank mass divided by its degree (PageRank otherwise favours
+well-connected chunks). A question that links to nothing is answered from dense search alone.
 """
 
 from __future__ import annotations
@@ -53,14 +55,18 @@ class Ranking:
 
 @dataclass(frozen=True)
 class RetrievalParams:
-    damping: float = 0.5  # probability of following an edge (1 - restart probability)
-    passage_seed: float = 0.05  # every dense candidate's seed weight, times minmax(dense)
-    mix: float = 0.5  # weight of dense in the final rank; 1 - mix for PageRank
+    # defaults chosen by 5-fold cross-validation over musique_subset's questions (bench/retrieval_cv.py)
+    damping: float = 0.85  # probability of following an edge (1 - restart probability)
+    passage_seed: float = 0.0  # every dense candidate's seed weight, times minmax(dense)
+    mix: float = 0.3  # weight of dense in the final rank; 1 - mix for PageRank
     candidates: int = 200  # dense and full-text candidates read from the indexes
     iterations: int = 30
     entities: int = 10  # entities reported (linked ones first, then by PageRank)
     facts: int = 20
     relation_edges: bool = True  # relations between entities are edges of the graph too
+    min_link: float = 0.0  # question phrases linked less similar than this are left out
+    fulltext_weight: float = 0.0  # weight of minmax(BM25) added to the final rank
+    degree_norm: float = 1.0  # a chunk's PageRank mass is divided by its degree to this power
 
 
 def _minmax(values: dict[str, float]) -> dict[str, float]:
@@ -93,7 +99,7 @@ class Retriever:
         entities = load_entity_extractor(settings.ner_model or settings.spacy_model, schema, device=settings.device)
         phrases = NounPhraseExtractor(settings.spacy_model)
         params = RetrievalParams(damping=settings.retrieval_damping, passage_seed=settings.retrieval_passage_seed,
-                                 mix=settings.retrieval_mix)
+                                 mix=settings.retrieval_mix, degree_norm=settings.retrieval_degree_norm)
         return cls(store, embedder, QuestionLinker(store, embedder, entities, phrases), params)
 
     # ------------------------------------------------------------------ the graph index
@@ -134,13 +140,17 @@ class Retriever:
         candidates and the question's links into the graph."""
         filters = filters or Filters()
         p = self.params
-        qvec = self.embedder.embed([question])[0].tolist()
+        phrases = self.linker.question_phrases(question) if links else []
+        vectors = self.embedder.embed([question, *phrases])  # one call: the question and its phrases
+        qvec = vectors[0].tolist()
         dense = {h.item.id: float(h.score) for h in self.store.nearest_chunks(qvec, p.candidates, with_text=False)}
         graph = self.graph()
         bm25 = graph.bm25.scores(question)
         top = [i for i in np.argsort(-bm25, kind="stable")[: p.candidates] if bm25[i] > 0]
         fulltext = {graph.chunk_ids[i]: float(bm25[i]) for i in top}
-        return Evidence(dense, fulltext, self.linker.link(question, filters.entity_types) if links else [])
+        linked = (self.linker.link_phrases(phrases, vectors[1:], filters.entity_types, graph.phrase_nodes())
+                  if phrases else [])
+        return Evidence(dense, fulltext, linked)
 
     def rank(self, evidence: Evidence, method: str, params: RetrievalParams) -> Ranking:
         """Scores of the candidate chunks by one method, under the given parameters."""
@@ -153,7 +163,7 @@ class Retriever:
         seeds = np.zeros(graph.size)
         for link in evidence.links:
             node = graph.index.get(link.node)
-            if node is not None:
+            if node is not None and link.similarity >= params.min_link:
                 seeds[node] += link.similarity / graph.chunks_per_node[node]
         if seeds.sum() <= 0:  # the question names nothing the graph holds
             return Ranking(dense, {}, {}, "dense")
@@ -161,12 +171,19 @@ class Retriever:
             if (node := graph.index.get(f"c:{cid}")) is not None:
                 seeds[node] += params.passage_seed * score
         r = graph.personalized_pagerank(seeds, params.damping, params.iterations)
-        top = np.argsort(-r[: graph.n_chunks], kind="stable")[: params.candidates]
-        ppr = {graph.chunk_ids[i]: float(r[i]) for i in top if r[i] > 0}
+        chunk_r = r[: graph.n_chunks]
+        if params.degree_norm:  # PageRank favours well-connected chunks; this takes some of that back
+            chunk_r = chunk_r / graph.degree[: graph.n_chunks] ** params.degree_norm
+        top = np.argsort(-chunk_r, kind="stable")[: params.candidates]
+        ppr = {graph.chunk_ids[i]: float(chunk_r[i]) for i in top if chunk_r[i] > 0}
         g = _minmax(ppr)
         scores = {c: params.mix * dense.get(c, 0.0) + (1 - params.mix) * g.get(c, 0.0) for c in set(dense) | set(g)}
-        offset = graph.n_chunks
-        mass = {eid: float(r[offset + i]) for i, eid in enumerate(graph.entity_ids) if r[offset + i] > 0}
+        if params.fulltext_weight:
+            for c, s in _minmax(evidence.fulltext).items():
+                scores[c] = scores.get(c, 0.0) + params.fulltext_weight * s
+        entity_r = r[graph.n_chunks: graph.n_chunks + len(graph.entity_ids)]
+        top_entities = np.argsort(-entity_r, kind="stable")[: 5 * params.entities]
+        mass = {graph.entity_ids[i]: float(entity_r[i]) for i in top_entities if entity_r[i] > 0}
         return Ranking(scores, ppr, mass, "graph")
 
     def _allowed_chunks(self, chunk_ids: set[str], filters: Filters) -> set[str]:
@@ -209,7 +226,7 @@ class Retriever:
             if link.node.startswith("e:"):
                 linked.setdefault(link.node[2:], link)
         ranked = list(linked) + [e for e in sorted(mass, key=lambda e: (-mass[e], e)) if e not in linked and mass[e] > 0]
-        found = {e.id: e for e in self.store.get_entities(ranked[: self.params.entities * 3])}
+        found = {e.id: e for e in self.store.get_entities(ranked[: self.params.entities * 3], with_embedding=False)}
         in_passage = self._mentioned_in(found, passages)
         out = []
         for eid in ranked:

@@ -5,7 +5,18 @@ from __future__ import annotations
 from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
 
 from kg.errors import QueryLimitExceeded, QueryRefused, ReadOnlyViolation, StoreError, StoreUnavailable
-from kg.types import Chunk, DeleteReport, Document, Entity, GraphBatch, QueryResult, Scored, Subgraph
+from kg.types import (
+    Chunk,
+    DeleteReport,
+    Document,
+    Entity,
+    GraphBatch,
+    GraphEdges,
+    Phrase,
+    QueryResult,
+    Scored,
+    Subgraph,
+)
 
 __all__ = ["GraphStore", "QueryLimitExceeded", "QueryRefused", "ReadOnlyViolation", "StoreError", "StoreUnavailable"]
 
@@ -47,7 +58,31 @@ class GraphStore(Protocol):
         self, vector: Sequence[float], k: int, type: str | None = None
     ) -> list[Scored[Entity]]: ...
 
-    def search_chunks(self, vector: Sequence[float], text: str, k: int) -> list[Scored[Chunk]]: ...
+    def search_chunks(self, vector: Sequence[float], text: str, k: int) -> list[Scored[Chunk]]:
+        """Hybrid search: vector and full-text rankings fused by reciprocal rank."""
+        ...
+
+    def nearest_chunks(self, vector: Sequence[float], k: int, with_text: bool = True) -> list[Scored[Chunk]]:
+        """Dense search alone (score: cosine similarity)."""
+        ...
+
+    def similar_phrases(self, vector: Sequence[float], k: int) -> list[Scored[Phrase]]: ...
+
+    def missing_phrases(self, keys: Sequence[str]) -> list[str]:
+        """The phrase keys the store holds no vector for yet."""
+        ...
+
+    def get_chunks(self, ids: Sequence[str]) -> list[Chunk]: ...
+
+    def get_documents(self, ids: Sequence[str]) -> dict[str, Document]: ...
+
+    def graph_edges(self) -> GraphEdges:
+        """The graph's structure, ids only, and the chunks' texts: what a retrieval index is built from."""
+        ...
+
+    def generation(self) -> str:
+        """Changes whenever the graph does: caches built on the graph compare it."""
+        ...
 
     def neighbourhood(self, entity_ids: Sequence[str], depth: int, limit: int) -> Subgraph: ...
 

@@ -101,6 +101,7 @@ def relation_from(head: str, tail: str, type_: str, p: Mapping[str, Any]) -> Rel
 
 
 CHUNK_FIELDS = "{.id, .doc_id, .index, .text, .start, .end}"  # a chunk's map projection, vector left out
+ENTITY_FIELDS = "{.id, .name, .type, .aliases, .mentions, .keys}"  # an entity's, vector left out
 
 
 class CypherStore:
@@ -130,7 +131,8 @@ class CypherStore:
     def _remove_entities(self, ids: list[str], write: WritePlan) -> None:
         write.add_rows("UNWIND $ids AS i MATCH (e:Entity {id: i}) DETACH DELETE e", ids, key="ids")
 
-    def _nearest_entities(self, vector: Vector, k: int, type: str | None) -> list[tuple[dict[str, Any], float]]:
+    def _nearest_entities(self, vector: Vector, k: int, type: str | None,
+                          with_embedding: bool = True) -> list[tuple[dict[str, Any], float]]:
         """(entity properties, cosine similarity), best first."""
         raise NotImplementedError
 
@@ -490,10 +492,11 @@ class CypherStore:
             return None
         return document_from(rows[0][0])
 
-    def get_entities(self, ids: Sequence[str]) -> list[Entity]:
+    def get_entities(self, ids: Sequence[str], with_embedding: bool = True) -> list[Entity]:
         found: dict[str, Entity] = {}
+        fields = "properties(e)" if with_embedding else f"e {ENTITY_FIELDS}"
         for part in cy.batches(list(dict.fromkeys(ids)), self.batch_size):
-            for (p,) in self._rows("UNWIND $ids AS i MATCH (e:Entity {id: i}) RETURN properties(e)",
+            for (p,) in self._rows(f"UNWIND $ids AS i MATCH (e:Entity {{id: i}}) RETURN {fields}",
                                    {"ids": list(part)}):
                 found[p["id"]] = entity_from(p)
         return [found[i] for i in dict.fromkeys(ids) if i in found]  # in the order asked, unknown ids left out
@@ -506,12 +509,13 @@ class CypherStore:
                 out[k][p["id"]] = entity_from(p)
         return {k: [v[i] for i in sorted(v)] for k, v in out.items()}
 
-    def similar_entities(self, vector: Sequence[float], k: int, type: str | None = None) -> list[Scored[Entity]]:
+    def similar_entities(self, vector: Sequence[float], k: int, type: str | None = None,
+                         with_embedding: bool = True) -> list[Scored[Entity]]:
         if k <= 0:
             return []
         vec = floats(vector)
         self._check_dim(vec, "query")
-        return [Scored(entity_from(p), s) for p, s in self._nearest_entities(vec, k, type)]
+        return [Scored(entity_from(p), s) for p, s in self._nearest_entities(vec, k, type, with_embedding)]
 
     def similar_phrases(self, vector: Sequence[float], k: int) -> list[Scored[Phrase]]:
         if k <= 0:

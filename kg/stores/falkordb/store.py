@@ -46,7 +46,7 @@ from falkordb.node import Node
 from falkordb.path import Path as FPath
 
 from kg.errors import QueryLimitExceeded, ReadOnlyViolation, StoreError, StoreUnavailable
-from kg.stores.cypher_store import CHUNK_FIELDS, DEFAULT_EMBEDDING_DIM, CypherStore, Vector
+from kg.stores.cypher_store import CHUNK_FIELDS, DEFAULT_EMBEDDING_DIM, ENTITY_FIELDS, CypherStore, Vector
 from kg.stores.falkordb.server import FalkorDBServer, ServerLimits
 from kg.stores.plans import WritePlan
 
@@ -394,7 +394,8 @@ class FalkorDBStore(CypherStore):
         """The k nearest live rows. `tail` continues after `YIELD node` and must RETURN an id column,
         the cosine distance it computes from the live node's own vector, then anything else."""
         vec = vector
-        n, cap = max(2 * k, k + 10), None
+        # a little more than k: stale entries (see the module docstring) take slots
+        n, cap = k + max(10, k // 4), None
         while True:
             rows = self._index_rows(label, f"CALL db.idx.vector.queryNodes('{label}', 'embedding', $n, vecf32($v)) "
                                     f"YIELD node {tail}", {"n": n, "v": vec, **(params or {})})
@@ -416,10 +417,12 @@ class FalkorDBStore(CypherStore):
                           "RETURN info", {"l": label})
         return max([int((r[0] or {}).get("maxDocId") or 0) for r in rows] + [0]) + 1
 
-    def _nearest_entities(self, vector: Vector, k: int, type: str | None) -> list[tuple[dict[str, Any], float]]:
+    def _nearest_entities(self, vector: Vector, k: int, type: str | None,
+                          with_embedding: bool = True) -> list[tuple[dict[str, Any], float]]:
+        fields = "properties(e)" if with_embedding else f"e {ENTITY_FIELDS}"
         hits = self._knn("EntityVector", vector, k,
                          "MATCH (e:Entity {id: node.id}) WHERE $type IS NULL OR e.type = $type "
-                         "RETURN e.id, vec.cosineDistance(e.embedding, vecf32($v)), properties(e)", {"type": type})
+                         f"RETURN e.id, vec.cosineDistance(e.embedding, vecf32($v)), {fields}", {"type": type})
         return [(p, s) for _, (s, p) in hits]
 
     def _nearest_chunks(self, vector: Vector, n: int, scored: bool = False, with_text: bool = True) -> list:
