@@ -33,6 +33,7 @@ class RetrievalGraph:
     bm25: BM25  # full-text scores of the chunks, in chunk order
     degree: np.ndarray  # edges per node
     _phrase_nodes: dict[str, str] | None = None
+    _csc: sp.csc_matrix | None = None
 
     def phrase_nodes(self) -> dict[str, str]:
         """phrase key -> its node's name: "p:<key>", or "e:<id>" for a phrase that names an entity."""
@@ -94,17 +95,43 @@ class RetrievalGraph:
         return cls(generation, chunk_ids, [d for _, d in edges.chunks], entity_ids, phrase_keys, transition,
                    node_chunks, index, bm25, degree)
 
-    def personalized_pagerank(self, seeds: np.ndarray, damping: float, iterations: int = 30,
-                              tolerance: float = 1e-8) -> np.ndarray:
-        """r = (1 - damping) * s + damping * T r, from a seed vector s (normalised here)."""
+    def personalized_pagerank(self, seeds: np.ndarray, damping: float, epsilon: float = 1e-5) -> np.ndarray:
+        """Personalised PageRank from a seed vector (normalised here), by forward push.
+
+        The estimate p and the residual r start as p = 0, r = s. Every round, each node whose
+        residual exceeds epsilon x its degree keeps (1 - damping) of it and spreads the rest evenly
+        over its neighbours. When no node is left above that bar, every node's PageRank is within
+        epsilon x its degree of p (Andersen, Chung and Lang, 2006). The work is bounded by
+        1 / (epsilon (1 - damping)) edge visits whatever the graph's size, where power iteration
+        multiplies the whole matrix every step (160 ms a query at 100k entities).
+        """
         total = seeds.sum()
         if total <= 0:
             return np.zeros(self.size)
-        s = seeds / total
-        r = s.copy()
-        for _ in range(iterations):
-            nxt = (1.0 - damping) * s + damping * (self.transition @ r)
-            if np.abs(nxt - r).sum() < tolerance:
-                return nxt
-            r = nxt
-        return r
+        columns = self._columns
+        indptr, indices, weights = columns.indptr, columns.indices, columns.data
+        bar = epsilon * self.degree
+        p = np.zeros(self.size)
+        r = seeds / total
+        push = np.flatnonzero(r > bar)
+        while push.size:
+            mass = r[push]
+            r[push] = 0.0
+            p[push] += (1.0 - damping) * mass
+            starts, counts = indptr[push], np.diff(indptr)[push]
+            # the edges of the pushed nodes: a run of each one's column in the CSC arrays
+            offsets = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
+            targets = indices[offsets]
+            share = damping * weights[offsets] * np.repeat(mass, counts)
+            touched, inverse = np.unique(targets, return_inverse=True)
+            r[touched] += np.bincount(inverse, weights=share, minlength=touched.size)
+            push = touched[r[touched] > bar[touched]]
+        return p
+
+    @property
+    def _columns(self) -> sp.csc_matrix:
+        """The transition matrix by columns: a node's column lists its neighbours."""
+        if self._csc is None:
+            self._csc = self.transition.tocsc()
+            self._csc.sort_indices()
+        return self._csc

@@ -36,7 +36,7 @@ def test_pagerank_spreads_from_the_seeds_over_relations():
     g = RetrievalGraph.build(_edges(), "1")
     seeds = np.zeros(g.size)
     seeds[g.index["e:e2"]] = 1.0
-    r = g.personalized_pagerank(seeds, damping=0.5)
+    r = g.personalized_pagerank(seeds, damping=0.5, epsilon=1e-9)
     assert abs(r.sum() - 1.0) < 1e-6
     chunk = {c: r[g.index[f"c:{c}"]] for c in g.chunk_ids}
     # c2 mentions the seed; c3 is reached over the relation e2 -> e3; c1 only through e1
@@ -44,6 +44,24 @@ def test_pagerank_spreads_from_the_seeds_over_relations():
     without = RetrievalGraph.build(_edges(), "1", relation_edges=False)
     r2 = without.personalized_pagerank(seeds, damping=0.5)
     assert r2[without.index["c:c3"]] == 0.0  # no relation edge: no path to c3
+
+
+def test_push_is_within_its_bound_of_exact_pagerank():
+    # a random graph; exact PPR solves (I - d T) x = (1 - d) s
+    rng = np.random.default_rng(3)
+    chunks = [(f"c{i}", f"d{i}") for i in range(60)]
+    mentions = [(f"e{int(e)}", f"c{i}") for i in range(60) for e in rng.integers(0, 40, 3)]
+    relations = [(f"e{int(a)}", "R", f"e{int(b)}") for a, b in rng.integers(0, 40, (50, 2))]
+    g = RetrievalGraph.build(GraphEdges(chunks=chunks, mentions=mentions, relations=relations), "1")
+    seeds = np.zeros(g.size)
+    seeds[[g.index["e:e1"], g.index["e:e7"]]] = [0.7, 0.3]
+    d = 0.85
+    exact = np.linalg.solve(np.eye(g.size) - d * g.transition.toarray(), (1 - d) * seeds)
+    for epsilon in (1e-3, 1e-5, 1e-8):
+        p = g.personalized_pagerank(seeds, d, epsilon)
+        assert np.all(p <= exact + 1e-12)  # push only ever under-estimates
+        assert np.all(exact - p <= epsilon * g.degree + 1e-12)
+    assert np.abs(g.personalized_pagerank(seeds, d, 1e-10) - exact).max() < 1e-8
 
 
 def test_no_seed_no_mass():
