@@ -8,7 +8,10 @@ COPY extractors extractors
 COPY graph_schema graph_schema
 COPY api api
 RUN pip install --no-cache-dir .
-ENV KG_DATA_DIR=/data HF_HUB_OFFLINE=1
+# Inside the container the API must listen on every interface to be reachable through a published
+# port; publish it on the host's loopback only (docker run -p 127.0.0.1:8000:8000) or set
+# KG_API_KEY (docker run -e KG_API_KEY=...), which the write endpoints then require.
+ENV KG_DATA_DIR=/data HF_HUB_OFFLINE=1 KG_API_HOST=0.0.0.0 KG_API_PORT=8000
 VOLUME /data
 EXPOSE 8000
-CMD ["uvicorn", "api.main:app", "--host", "0.0.0.0", "--port", "8000"]
+CMD ["kg", "serve"]

@@ -20,6 +20,8 @@ demo: $(STAMP)
 	$(BIN)/python -m kg.demo
 
 test: $(STAMP)
+	# the graph-view tests draw in a real headless browser: Debian's chromium
+	command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 	$(BIN)/python -m pytest -q tests
 
 bench: $(STAMP)

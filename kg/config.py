@@ -77,6 +77,14 @@ class Settings(BaseSettings):
     # --- API ---
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    # when set, the write endpoints (POST /v1/documents, DELETE) and the MCP write tools need it:
+    # `Authorization: Bearer <key>` or `X-API-Key: <key>`
+    api_key: str = ""
+    api_max_body_bytes: int = Field(32_000_000, ge=1)  # larger request bodies get a 413
+    api_cors_origins: str = ""  # comma-separated origins allowed by CORS; empty: CORS off
+    # the key a stdio MCP client gives `kg mcp` in the environment it launches it with; the MCP
+    # write tools (add_documents, delete_document) need it equal to a non-empty KG_API_KEY
+    mcp_api_key: str = ""
 
 
 @lru_cache(maxsize=1)

@@ -16,7 +16,7 @@ from kg.cli.output import err as _err
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from kg.cli import evaluate, graph, retrieve, serve, train
+    from kg.cli import evaluate, graph, mcp, retrieve, serve, train, view
 
     parser = argparse.ArgumentParser(prog="kg", description="Build and query a knowledge graph from free text.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -25,6 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.register(sub)
     train.register(sub)
     evaluate.register(sub)
+    view.register(sub)
+    mcp.register(sub)
     return parser
 
 

@@ -25,14 +25,13 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from kg.retrieval.citations import quoted_evidence
 from kg.retrieval.context import format_context
 from kg.retrieval.graph import RetrievalGraph
 from kg.retrieval.linking import Link, QuestionLinker
 from kg.retrieval.types import Citation, EntityHit, Fact, Filters, Passage, RetrievalResult
 from kg.errors import UsageError
 from kg.stores.base import GraphStore
-from kg.stores.lexical import parse_evidence
-from kg.types import Chunk
 
 
 METHODS = ("graph", "dense", "fulltext")
@@ -60,7 +59,7 @@ class RetrievalParams:
     passage_seed: float = 0.0  # every dense candidate's seed weight, times minmax(dense)
     mix: float = 0.3  # weight of dense in the final rank; 1 - mix for PageRank
     candidates: int = 200  # dense and full-text candidates read from the indexes
-    iterations: int = 30
+    ppr_epsilon: float = 1e-5  # PageRank push stops when no node's residual exceeds this x its degree
     entities: int = 10  # entities reported (linked ones first, then by PageRank)
     facts: int = 20
     relation_edges: bool = True  # relations between entities are edges of the graph too
@@ -143,7 +142,7 @@ class Retriever:
         phrases = self.linker.question_phrases(question) if links else []
         vectors = self.embedder.embed([question, *phrases])  # one call: the question and its phrases
         qvec = vectors[0].tolist()
-        dense = {h.item.id: float(h.score) for h in self.store.nearest_chunks(qvec, p.candidates, with_text=False)}
+        dense = {h.item: float(h.score) for h in self.store.nearest_chunk_ids(qvec, p.candidates)}
         graph = self.graph()
         bm25 = graph.bm25.scores(question)
         top = [i for i in np.argsort(-bm25, kind="stable")[: p.candidates] if bm25[i] > 0]
@@ -170,7 +169,7 @@ class Retriever:
         for cid, score in dense.items():
             if (node := graph.index.get(f"c:{cid}")) is not None:
                 seeds[node] += params.passage_seed * score
-        r = graph.personalized_pagerank(seeds, params.damping, params.iterations)
+        r = graph.personalized_pagerank(seeds, params.damping, params.ppr_epsilon)
         chunk_r = r[: graph.n_chunks]
         if params.degree_norm:  # PageRank favours well-connected chunks; this takes some of that back
             chunk_r = chunk_r / graph.degree[: graph.n_chunks] ** params.degree_norm
@@ -264,21 +263,14 @@ class Retriever:
         rows = self.store.query("MATCH (h:Entity)-[x]->(t:Entity) WHERE h.id IN $ids AND t.id IN $ids "
                                 "RETURN h.id AS h, type(x) AS type, t.id AS t, x.confidence AS confidence, "
                                 "x.evidence AS evidence", {"ids": sorted(names)})
-        evidence = {r["h"] + "\x00" + r["type"] + "\x00" + r["t"]: [parse_evidence(e) for e in r["evidence"] or []]
-                    for r in rows}
-        cited = sorted({c for spans in evidence.values() for c, _, _ in spans})
-        chunks: dict[str, Chunk] = {c.id: c for c in self.store.get_chunks(cited)}
-        allowed = self._allowed_chunks(set(chunks), filters)
+        spans = dict(zip(((r["h"], r["type"], r["t"]) for r in rows),
+                         quoted_evidence(self.store, [r["evidence"] for r in rows])))
+        allowed = self._allowed_chunks({s.chunk.id for ss in spans.values() for s in ss}, filters)
         number = {p.chunk_id: p.n for p in passages}
         facts = []
         for r in sorted(rows, key=lambda r: (-(r["confidence"] or 0.0), r["h"], r["type"], r["t"])):
-            cites = []
-            for chunk_id, start, end in evidence[r["h"] + "\x00" + r["type"] + "\x00" + r["t"]]:
-                c = chunks.get(chunk_id)
-                if c is None or chunk_id not in allowed:
-                    continue
-                cites.append(Citation(c.doc_id, c.id, start, end, c.text[start - c.start: end - c.start],
-                                      number.get(c.id)))
+            cites = [Citation(s.chunk.doc_id, s.chunk.id, s.start, s.end, s.quote, number.get(s.chunk.id))
+                     for s in spans[(r["h"], r["type"], r["t"])] if s.chunk.id in allowed]
             if cites:
                 facts.append(Fact(names[r["h"]], r["type"], names[r["t"]], r["h"], r["t"],
                                   round(float(r["confidence"] or 0.0), 4), cites))

@@ -58,12 +58,20 @@ class GraphStore(Protocol):
         self, vector: Sequence[float], k: int, type: str | None = None
     ) -> list[Scored[Entity]]: ...
 
+    def entities_named_like(self, text: str, k: int, type: str | None = None) -> list[Entity]:
+        """Entities with a name or alias containing `text` (case ignored), shortest such name first."""
+        ...
+
     def search_chunks(self, vector: Sequence[float], text: str, k: int) -> list[Scored[Chunk]]:
         """Hybrid search: vector and full-text rankings fused by reciprocal rank."""
         ...
 
-    def nearest_chunks(self, vector: Sequence[float], k: int, with_text: bool = True) -> list[Scored[Chunk]]:
+    def nearest_chunks(self, vector: Sequence[float], k: int) -> list[Scored[Chunk]]:
         """Dense search alone (score: cosine similarity)."""
+        ...
+
+    def nearest_chunk_ids(self, vector: Sequence[float], k: int) -> list[Scored[str]]:
+        """Dense search for ranking: the nearest chunks' ids only (score: cosine similarity)."""
         ...
 
     def similar_phrases(self, vector: Sequence[float], k: int) -> list[Scored[Phrase]]: ...
@@ -75,6 +83,10 @@ class GraphStore(Protocol):
     def get_chunks(self, ids: Sequence[str]) -> list[Chunk]: ...
 
     def get_documents(self, ids: Sequence[str]) -> dict[str, Document]: ...
+
+    def list_documents(self, offset: int = 0, limit: int = 100) -> list[Document]:
+        """One page of the stored documents, ordered by id."""
+        ...
 
     def graph_edges(self) -> GraphEdges:
         """The graph's structure, ids only, and the chunks' texts: what a retrieval index is built from."""

@@ -72,7 +72,7 @@ def service(tmp_path):
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
-            if httpx.get(url + "/health", timeout=2).status_code == 200:
+            if httpx.get(url + "/v1/health", timeout=2).status_code == 200:
                 break
         except httpx.HTTPError:
             time.sleep(0.1)
@@ -85,7 +85,7 @@ def service(tmp_path):
 
 def test_sigterm_to_the_service_stops_its_server(service):
     proc, url, data = service
-    assert httpx.get(url + "/stats", timeout=60).json()["documents"] == 0  # opens the store
+    assert httpx.get(url + "/v1/stats", timeout=60).json()["documents"] == 0  # opens the store
     pid = _server_pid(data)
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=60)
@@ -94,11 +94,11 @@ def test_sigterm_to_the_service_stops_its_server(service):
 
 def test_a_dead_server_is_restarted_or_reported_503(service):
     proc, url, data = service
-    assert httpx.get(url + "/stats", timeout=60).status_code == 200
+    assert httpx.get(url + "/v1/stats", timeout=60).status_code == 200
     pid = _server_pid(data)
     os.kill(pid, signal.SIGKILL)
     assert _gone(pid)
-    r = httpx.get(url + "/stats", timeout=60)  # the next call restarts it
+    r = httpx.get(url + "/v1/stats", timeout=60)  # the next call restarts it
     assert r.status_code == 200 and r.json()["documents"] == 0
     # now one that cannot come back: its append-only directory replaced by a file
     pid = _server_pid(data)
@@ -109,12 +109,12 @@ def test_a_dead_server_is_restarted_or_reported_503(service):
         f.unlink()
     aof.rmdir()
     aof.write_text("not a directory")
-    r = httpx.get(url + "/stats", timeout=60)
+    r = httpx.get(url + "/v1/stats", timeout=60)
     assert r.status_code == 503 and "could not be restarted" in r.json()["detail"]
     assert r.headers.get("retry-after")
     # and once the cause is gone, it recovers by itself
     aof.unlink()
-    r = httpx.get(url + "/stats", timeout=60)
+    r = httpx.get(url + "/v1/stats", timeout=60)
     assert r.status_code == 200
 
 
@@ -128,11 +128,11 @@ def test_kg_serve_answers_and_stops_on_sigterm(tmp_path):
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             try:
-                if httpx.get(url + "/health", timeout=2).status_code == 200:
+                if httpx.get(url + "/v1/health", timeout=2).status_code == 200:
                     break
             except httpx.HTTPError:
                 time.sleep(0.1)
-        assert httpx.get(url + "/stats", timeout=60).json()["documents"] == 0
+        assert httpx.get(url + "/v1/stats", timeout=60).json()["documents"] == 0
         pid = _server_pid(data)
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)

@@ -425,11 +425,15 @@ class FalkorDBStore(CypherStore):
                          f"RETURN e.id, vec.cosineDistance(e.embedding, vecf32($v)), {fields}", {"type": type})
         return [(p, s) for _, (s, p) in hits]
 
-    def _nearest_chunks(self, vector: Vector, n: int, scored: bool = False, with_text: bool = True) -> list:
-        fields = CHUNK_FIELDS if with_text else CHUNK_FIELDS.replace(" .text,", "")
+    def _nearest_chunks(self, vector: Vector, n: int, scored: bool = False) -> list:
         hits = self._knn("Chunk", vector, n, "RETURN node.id, vec.cosineDistance(node.embedding, vecf32($v)), "
-                         f"node {fields}")
+                         f"node {CHUNK_FIELDS}")
         return [(p, s) if scored else p for _, (s, p) in hits]
+
+    def _nearest_chunk_ids(self, vector: Vector, n: int) -> list[tuple[str, float]]:
+        # no map projection: decoding 200 maps cost more than the vector search itself
+        hits = self._knn("Chunk", vector, n, "RETURN node.id, vec.cosineDistance(node.embedding, vecf32($v))")
+        return [(cid, s) for cid, (s,) in hits]
 
     def _nearest_phrases(self, vector: Vector, k: int) -> list[tuple[str, float]]:
         hits = self._knn("Phrase", vector, k, "RETURN node.key, vec.cosineDistance(node.embedding, vecf32($v))")

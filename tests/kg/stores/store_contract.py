@@ -304,6 +304,26 @@ class StoreContract:
         for query, want in [(axis(20), "apple"), (axis(30), "cupertino"), (axis(10, 12, 0.9), "ive")]:
             assert store.similar_entities(query, 1)[0].item.id == want
 
+    def test_entities_named_like(self, store):
+        store.upsert(batch_doc1())
+        store.upsert(batch_doc2())  # adds the alias "Cook" to Tim Cook
+        assert [e.id for e in store.entities_named_like("cook", 5)] == ["cook"]
+        assert [e.id for e in store.entities_named_like("O", 5)] == ["cook", "ive", "cupertino"]  # shortest name first
+        assert [e.id for e in store.entities_named_like("o", 1)] == ["cook"]
+        assert [e.id for e in store.entities_named_like("O", 5, type="Location")] == ["cupertino"]
+        hit = store.entities_named_like("JONY", 5)[0]
+        assert (hit.id, hit.name, hit.type, hit.aliases, hit.embedding) == ("ive", "Jony Ive", "Person", ["Jony Ive"], None)
+        assert store.entities_named_like("nobody", 5) == [] and store.entities_named_like(" ", 5) == []
+
+    def test_list_documents_pages_by_id(self, store):
+        store.upsert(batch_doc2())
+        store.upsert(batch_doc1())
+        assert [d.id for d in store.list_documents(0, 10)] == ["doc1", "doc2"]
+        page = store.list_documents(1, 1)
+        assert [(d.id, d.title, d.source) for d in page] == [("doc2", "Two", "b.txt")]
+        assert store.list_documents(0, 1)[0].metadata == {"lang": "en", "n": 1}
+        assert store.list_documents(2, 10) == [] and store.list_documents(0, 0) == []
+
     def test_search_chunks_by_text_and_by_vector(self, store):
         store.upsert(batch_doc1())
         store.upsert(batch_doc2())
@@ -317,6 +337,16 @@ class StoreContract:
         assert both[0].item.id == "doc2:0"
         assert [h.score for h in both] == sorted((h.score for h in both), reverse=True)
         assert store.search_chunks(None, "-@|\"*", 3) == []  # query syntax characters are not an error
+
+    def test_nearest_chunk_ids_rank_as_nearest_chunks(self, store):
+        store.upsert(batch_doc1())
+        store.upsert(batch_doc2())
+        for query in (axis(200), axis(201), axis(10, 200, 0.5)):
+            full = store.nearest_chunks(query, 3)
+            ids = store.nearest_chunk_ids(query, 3)
+            assert [h.item for h in ids] == [h.item.id for h in full] and len(ids) == 3
+            assert [h.score for h in ids] == pytest.approx([h.score for h in full])
+        assert store.nearest_chunk_ids(axis(201), 1)[0].item == "doc2:1" and store.nearest_chunk_ids(axis(201), 0) == []
 
     def test_neighbourhood(self, store):
         store.upsert(batch_doc1())

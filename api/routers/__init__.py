@@ -1,0 +1,1 @@
+"""One router per concern, each mounted under /v1 by api/main.py."""
