@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api import deps
+from api import deps, mcp
 from api.limits import BodySizeLimit
 from api.routers import cypher, documents, entities, extract, graph, jobs, meta, retrieve
 from kg import __version__
@@ -52,20 +52,34 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # embedded server child. Services already there (a second lifespan on the same app, as a
         # test client may start) are left to whoever opened them.
         if getattr(app.state, "services", None) is not None:
-            yield
+            async with _mcp_session(app, app.state.services):
+                yield
             return
         services = await run_in_threadpool(deps.open_services, settings or get_settings())
         app.state.services = services
         try:
-            yield
+            async with _mcp_session(app, services):
+                yield
         finally:
             app.state.services = None
             await run_in_threadpool(deps.close_services, services)
+
+    @asynccontextmanager
+    async def _mcp_session(app: FastAPI, services):
+        # the MCP tools borrow the API's own store and models; the SDK's session manager runs here
+        app.state.mcp_backend = mcp.Backend(services.settings, store=services.store,
+                                            pipeline=services.pipeline, retriever=services.retriever)
+        async with app.state.mcp.run():
+            yield
 
     app = FastAPI(title="kg", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.services = None
     for router in (documents, jobs, extract, cypher, entities, retrieve, graph, meta):
         app.include_router(router.router, prefix="/v1")
+
+    # MCP for agents, streamable HTTP at /mcp (the same tools as `kg mcp`)
+    app.state.mcp = mcp.http_app(settings or get_settings(), lambda: app.state.mcp_backend)
+    app.add_route("/mcp", app.state.mcp, include_in_schema=False)
 
     app.add_exception_handler(KGError, _kg_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
