@@ -588,16 +588,17 @@ class McpHttp:
     @asynccontextmanager
     async def run(self) -> AsyncIterator[None]:
         """Serve while this context is open (the host app's lifespan); a fresh session manager
-        each time, since one runs only once."""
+        each time, since one runs only once. A nested run (a second lifespan on the same app, as a
+        test client may start) serves until it ends, then the outer one's manager serves again."""
         manager = StreamableHTTPSessionManager(app=self.server, stateless=True, json_response=True,
                                                security_settings=self._security(),
                                                max_request_body_size=self.settings.api_max_body_bytes)
         async with manager.run():
-            self._manager = manager
+            previous, self._manager = self._manager, manager
             try:
                 yield
             finally:
-                self._manager = None
+                self._manager = previous
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self._manager is None:

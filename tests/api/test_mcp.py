@@ -370,7 +370,9 @@ def http_url(corpus):
     thread.start()
     deadline = time.monotonic() + 600
     while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the app did not start"
+        log = corpus["data_dir"] / "redis.log"
+        assert thread.is_alive() and time.monotonic() < deadline, \
+            f"the app did not start; store log: {log.read_text()[-3000:] if log.exists() else '(none)'}"
         time.sleep(0.05)
     yield f"http://127.0.0.1:{port}/mcp"
     server.should_exit = True
