@@ -34,7 +34,7 @@ class NounPhraseExtractor:
             raise ModelLoadError(f"spaCy model {spacy_model!r} has no parser: noun phrases need one")
         keep = {"tok2vec", "tagger", "parser", "attribute_ruler"}
         self.nlp = nlp
-        self._disabled = [p for p in nlp.pipe_names if p not in keep]
+        self._components = frozenset(keep)
         self.batch_size = batch_size
         self.name = f"noun-phrases:{spacy_model}"
 
@@ -58,10 +58,14 @@ class NounPhraseExtractor:
 
     def extract(self, chunks: Sequence[Chunk], mentions: Sequence[Sequence[Mention]]) -> list[list[str]]:
         """Phrase keys per chunk; noun chunks with an entity mention's span are left to the entity."""
-        docs = self.nlp.pipe((c.text for c in chunks), batch_size=self.batch_size, disable=self._disabled)
+        from extractors.entities.spacy import run_pipes
+
+        docs = run_pipes(self.nlp, (c.text for c in chunks), self._components, self.batch_size)
         return [self.keys(doc, {(m.start, m.end) for m in ms}, offset=c.start)
                 for doc, c, ms in zip(docs, chunks, mentions)]
 
     def of_text(self, text: str) -> list[str]:
         """Phrase keys of one short text (a question)."""
-        return self.keys(self.nlp(text, disable=self._disabled))
+        from extractors.entities.spacy import run_pipes
+
+        return self.keys(next(run_pipes(self.nlp, [text], self._components, 1)))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Sequence
+from typing import Iterable, Iterator, Sequence
 
 from extractors.encoder.base import WEIGHTS_DIR
 from graph_schema import Schema
@@ -37,6 +37,20 @@ def load_spacy(model: str, exclude: tuple[str, ...] = ()):
         ) from None
 
 
+def run_pipes(nlp, texts: Iterable[str], keep: frozenset[str], batch_size: int) -> Iterator:
+    """Docs of texts with only the components in keep run, in pipeline order.
+
+    Not nlp.pipe(disable=...) or select_pipes: they switch components off on the shared,
+    cached pipeline itself, so a second thread (the API serves extraction, retrieval and
+    ingestion at once) got docs with its own components skipped (noun_chunks without a parse).
+    """
+    docs: Iterator = (nlp.make_doc(t) for t in texts)
+    for name, proc in nlp.pipeline:
+        if name in keep:
+            docs = proc.pipe(docs, batch_size=batch_size) if hasattr(proc, "pipe") else map(proc, docs)
+    return docs
+
+
 class SpacyEntityExtractor:
     """Runs a spaCy pipeline's NER over chunk texts.
 
@@ -57,31 +71,30 @@ class SpacyEntityExtractor:
         # only ner, and a shared tok2vec if ner listens to it (en_core_web_sm's ner has its own)
         keep = {"ner"} | {name for name, proc in nlp.pipeline
                           if "ner" in getattr(proc, "listening_components", [])}
-        self._disabled = [p for p in nlp.pipe_names if p not in keep]
+        self._components = frozenset(keep)
         self.nlp = nlp
 
     def extract(self, chunks: Sequence[Chunk]) -> list[list[Mention]]:
         out: list[list[Mention]] = []
         texts = (c.text for c in chunks)
-        with self.nlp.select_pipes(disable=self._disabled):
-            for chunk, doc in zip(chunks, self.nlp.pipe(texts, batch_size=self.batch_size)):
-                mentions = []
-                for ent in doc.ents:
-                    etype = self.schema.entity_type_for_label(ent.label_)
-                    if etype is None:
-                        continue
-                    label = ent.label_
-                    if self.trim_articles and len(ent) > 1 and ent[0].lower_ in _ARTICLES:
-                        ent = ent[1:]  # "the Swedish Trade Union" names the union, not "the ..."
-                    mentions.append(
-                        Mention(
-                            text=ent.text,
-                            type=etype,
-                            start=chunk.start + ent.start_char,
-                            end=chunk.start + ent.end_char,
-                            chunk_id=chunk.id,
-                            label=label,
-                        )
+        for chunk, doc in zip(chunks, run_pipes(self.nlp, texts, self._components, self.batch_size)):
+            mentions = []
+            for ent in doc.ents:
+                etype = self.schema.entity_type_for_label(ent.label_)
+                if etype is None:
+                    continue
+                label = ent.label_
+                if self.trim_articles and len(ent) > 1 and ent[0].lower_ in _ARTICLES:
+                    ent = ent[1:]  # "the Swedish Trade Union" names the union, not "the ..."
+                mentions.append(
+                    Mention(
+                        text=ent.text,
+                        type=etype,
+                        start=chunk.start + ent.start_char,
+                        end=chunk.start + ent.end_char,
+                        chunk_id=chunk.id,
+                        label=label,
                     )
-                out.append(mentions)
+                )
+            out.append(mentions)
         return out

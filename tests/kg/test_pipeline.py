@@ -107,3 +107,28 @@ def test_updated_document_replaces_old_version(pipeline, store):
     names = _entity_names(store)
     assert "Bob Jones" in names and "Alice Smith" not in names
     assert store.stats()["documents"] == 1
+
+
+def test_concurrent_extraction_gives_the_sequential_results(pipeline_parts):
+    """The API runs extraction, retrieval and ingestion in threads on one set of models: no call
+    may change another's (spaCy's select_pipes switched components off on the shared pipeline, so
+    a second thread got docs without a parse) or leave torch single-threaded."""
+    import json
+    from concurrent.futures import ThreadPoolExecutor
+
+    import torch
+
+    from kg.pipeline import extraction_json
+
+    texts = [DOC_A, DOC_B, "Arvind Krishna leads IBM in Armonk.", "Jony Ive worked for Apple in London."]
+    docs = [make_document(t, source="t") for t in texts]
+    one_by_one = [json.dumps(extraction_json(pipeline_parts.extract([d])[0]), sort_keys=True) for d in docs]
+    threads = torch.get_num_threads()
+
+    def extract(i: int) -> tuple[int, str]:
+        return i % 4, json.dumps(extraction_json(pipeline_parts.extract([docs[i % 4]])[0]), sort_keys=True)
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(extract, range(24)))
+    assert all(r == one_by_one[i] for i, r in results)
+    assert torch.get_num_threads() == threads
