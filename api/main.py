@@ -68,7 +68,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def _mcp_session(app: FastAPI, services):
         # the MCP tools borrow the API's own store and models; the SDK's session manager runs here
         app.state.mcp_backend = mcp.Backend(services.settings, store=services.store,
-                                            pipeline=services.pipeline, retriever=services.retriever)
+                                            pipeline=services.pipeline, retriever=services.retriever,
+                                            write_lock=services.pipeline.write_lock)
         async with app.state.mcp.run():
             yield
 

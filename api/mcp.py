@@ -25,7 +25,7 @@ import os
 import signal
 import sys
 import threading
-from contextlib import asynccontextmanager
+from contextlib import AbstractContextManager, asynccontextmanager
 from dataclasses import asdict, dataclass
 from typing import Any, AsyncIterator, Callable
 
@@ -81,14 +81,14 @@ class Backend:
     """
 
     def __init__(self, settings: Settings, *, store=None, pipeline=None, retriever=None,
-                 write_lock: threading.Lock | None = None):
+                 write_lock: AbstractContextManager | None = None):
         self.settings = settings
         self._store, self._pipeline, self._retriever = store, pipeline, retriever
         self._opened_store = False
         self._store_lock = threading.Lock()
         self._lock = threading.Lock()  # model loading is slow: once, even under concurrent first calls
         # one ingest or delete at a time; a host that also writes (the API's job worker) may share its own
-        self.write_lock = write_lock or threading.Lock()
+        self.write_lock = write_lock or threading.RLock()
 
     def store(self):
         with self._store_lock:

@@ -5,6 +5,7 @@ Each stage is a swappable object behind a small Protocol; Pipeline only wires th
 
 from __future__ import annotations
 
+import threading
 import time
 import unicodedata
 from dataclasses import dataclass, field, replace
@@ -118,6 +119,10 @@ class Pipeline:
         self.store = store
         self.batch_chars = batch_chars
         self.phrases = phrases  # noun phrases for the retrieval graph; None: entities only
+        # one writer at a time: resolution reads the store, then the batch is written; a second
+        # ingest (or a delete) in between would make duplicates or dangling mentions. Hosts that
+        # write through other paths (the API's DELETE, the MCP tools) take this lock too.
+        self.write_lock = threading.RLock()
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, store: GraphStore | None = None) -> "Pipeline":
@@ -240,34 +245,38 @@ class Pipeline:
         # progress=None: a bar only when stderr is a terminal
         bar = tqdm(total=total, unit="doc", desc="ingest", disable=None if progress is None else not progress)
         for docs in self._batches(items, report):
-            todo, replacing = [], []
-            for d in docs:
-                stored = self.store.get_document(d.id)
-                if stored is not None and stored.sha256 == d.sha256:
-                    report.unchanged += 1
-                    continue
-                todo.append(d)
-                if stored is not None:
-                    replacing.append(d.id)
-            if todo:
-                results = self.extract(todo)
-                report.warnings.extend(f"{r.doc.id}: {w}" for r in results for w in r.warnings)
-                batch, merged = self.build_batch(results)
-                # one atomic write: the new versions in, the old versions out, or nothing at all
-                batch.replaces = replacing
-                self.store.upsert(batch)
-                report.updated += len(replacing)
-                report.ingested += len(todo) - len(replacing)
-                report.chunks += len(batch.chunks)
-                report.mentions += len(batch.mentions)
-                report.entities += len(batch.entities)
-                report.merged_into_existing += merged
-                report.relations += len(batch.relations)
-                report.words += sum(len(d.text.split()) for d in todo)
+            with self.write_lock:
+                self._ingest_batch(docs, report)
             bar.update(len(docs))
         bar.close()
         report.seconds = time.perf_counter() - t0
         return report
+
+    def _ingest_batch(self, docs: list[Document], report: IngestReport) -> None:
+        todo, replacing = [], []
+        for d in docs:
+            stored = self.store.get_document(d.id)
+            if stored is not None and stored.sha256 == d.sha256:
+                report.unchanged += 1
+                continue
+            todo.append(d)
+            if stored is not None:
+                replacing.append(d.id)
+        if todo:
+            results = self.extract(todo)
+            report.warnings.extend(f"{r.doc.id}: {w}" for r in results for w in r.warnings)
+            batch, merged = self.build_batch(results)
+            # one atomic write: the new versions in, the old versions out, or nothing at all
+            batch.replaces = replacing
+            self.store.upsert(batch)
+            report.updated += len(replacing)
+            report.ingested += len(todo) - len(replacing)
+            report.chunks += len(batch.chunks)
+            report.mentions += len(batch.mentions)
+            report.entities += len(batch.entities)
+            report.merged_into_existing += merged
+            report.relations += len(batch.relations)
+            report.words += sum(len(d.text.split()) for d in todo)
 
 
 def extraction_json(result: ExtractionResult) -> dict:

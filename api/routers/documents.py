@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Response
 
-from api.deps import JobsDep, SettingsDep, StoreDep, WorkerDep, WriteAccess
+from api.deps import JobsDep, PipelineDep, SettingsDep, StoreDep, WorkerDep, WriteAccess
 from api.schemas.common import errors
 from api.schemas.documents import DeleteOut, DocumentOut, DocumentPage, IngestRequest
 from api.schemas.jobs import JobOut
@@ -62,10 +62,11 @@ def get_document(doc_id: str, store: StoreDep) -> DocumentOut:
 
 @router.delete("/documents/{doc_id:path}", response_model=DeleteOut, dependencies=[WriteAccess],
                responses=errors(400, 401, 404, 422, 503))
-def delete_document(doc_id: str, store: StoreDep) -> DeleteOut:
+def delete_document(doc_id: str, store: StoreDep, pipeline: PipelineDep) -> DeleteOut:
     """Remove a document, its chunks and mentions, and whatever only it supported (entities,
     relations); relations other documents also state lose this source and remain."""
-    report = store.delete_document(doc_id)
+    with pipeline.write_lock:  # not between the job worker's resolution and its write
+        report = store.delete_document(doc_id)
     if not report.found:
         raise HTTPException(404, f"no document with id {doc_id!r}")
     return DeleteOut(**asdict(report))

@@ -132,3 +132,19 @@ def test_concurrent_extraction_gives_the_sequential_results(pipeline_parts):
         results = list(pool.map(extract, range(24)))
     assert all(r == one_by_one[i] for i, r in results)
     assert torch.get_num_threads() == threads
+
+
+
+def test_ingest_waits_for_another_writer(pipeline):
+    """Resolution reads the store and the batch is written after it: while another writer (a
+    delete from the API, an MCP ingest) holds the pipeline's write lock, an ingest writes nothing."""
+    import threading
+
+    doc = make_document(DOC_A, id="a")
+    with pipeline.write_lock:
+        t = threading.Thread(target=pipeline.ingest, args=([doc],), kwargs={"progress": False})
+        t.start()
+        t.join(3.0)
+        assert t.is_alive() and pipeline.store.get_document("a") is None
+    t.join(120)
+    assert not t.is_alive() and pipeline.store.get_document("a") is not None
