@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 
 class ErrorOut(BaseModel):
@@ -55,6 +55,23 @@ def checked(problem: Callable[[Any], str | None], value: Any) -> Any:
     if message:
         raise ValueError(message)
     return value
+
+
+def rule(problem: Callable[..., str | None], name: str | None = None, *, nonblank: bool = False) -> BeforeValidator:
+    """A field's input rule from kg.validate, for `Annotated[str, rule(...)]`: checked before pydantic's
+    own type check, so a lone surrogate gets the same message here as in a .jsonl line.
+
+    name: how the message names the field (default: the rule's own default); nonblank: refuse text
+    that is only whitespace.
+    """
+    label = name or '"text"'
+
+    def check(value: Any) -> Any:
+        value = checked(problem if name is None else (lambda v: problem(v, name=name)), value)
+        if nonblank and isinstance(value, str) and value and not value.strip():
+            raise ValueError(f"{label} has only whitespace")
+        return value
+    return BeforeValidator(check)
 
 
 class Page(BaseModel):

@@ -2,47 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, model_validator
 
-from api.schemas.common import Page, checked
+from api.schemas.common import Page, rule
 from kg import validate
 
 MAX_DOCUMENTS = 1000  # per request
 
 
 class DocumentIn(BaseModel):
-    id: str | None = Field(None, description="stable id (1-512 visible characters, '/' allowed); "
+    id: Annotated[str | None, rule(validate.id_problem)] = Field(None, description="stable id (1-512 visible characters, '/' allowed); "
                                              "default: derived from the hash of the text")
-    text: str = Field(..., min_length=1, description="the document's text; offsets in answers count its characters")
-    title: str = Field("", description="one line")
-    metadata: dict[str, Any] = Field(default_factory=dict, description="a JSON object, for filters at retrieval")
-
-    # the rules for files (kg.validate), checked before pydantic's own so that a lone surrogate
-    # gets the same message here as in a .jsonl line
-    @field_validator("id", mode="before")
-    @classmethod
-    def _id(cls, v: Any) -> Any:
-        return checked(validate.id_problem, v)
-
-    @field_validator("text", mode="before")
-    @classmethod
-    def _text(cls, v: Any) -> Any:
-        v = checked(validate.text_problem, v)
-        if isinstance(v, str) and v and not v.strip():
-            raise ValueError('"text" has only whitespace')
-        return v
-
-    @field_validator("title", mode="before")
-    @classmethod
-    def _title(cls, v: Any) -> Any:
-        return checked(validate.title_problem, v)
-
-    @field_validator("metadata", mode="before")
-    @classmethod
-    def _metadata(cls, v: Any) -> Any:
-        return checked(validate.metadata_problem, v)
+    text: Annotated[str, rule(validate.text_problem, nonblank=True)] = Field(
+        ..., min_length=1, description="the document's text; offsets in answers count its characters")
+    title: Annotated[str, rule(validate.title_problem)] = Field("", description="one line")
+    metadata: Annotated[dict[str, Any], rule(validate.metadata_problem)] = Field(
+        default_factory=dict, description="a JSON object, for filters at retrieval")
 
 
 class IngestRequest(BaseModel):

@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field
 
-from api.schemas.common import checked
+from api.schemas.common import rule
 from kg import validate
 
 
 class ExtractRequest(BaseModel):
-    text: str = Field(..., min_length=1)
-
-    @field_validator("text", mode="before")
-    @classmethod
-    def _text(cls, v: Any) -> Any:
-        v = checked(validate.text_problem, v)
-        if isinstance(v, str) and v and not v.strip():
-            raise ValueError('"text" has only whitespace')
-        return v
+    text: Annotated[str, rule(validate.text_problem, nonblank=True)] = Field(..., min_length=1)
 
 
 class ExtractedEntity(BaseModel):

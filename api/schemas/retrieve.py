@@ -2,48 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-from api.schemas.common import checked
+from api.schemas.common import rule
 from kg import validate
 from kg.retrieval.tool import tool_schema
 
 _TOOL = tool_schema()["function"]["parameters"]["properties"]
 MAX_QUESTION_CHARS = 4000
+StoredText = Annotated[str, rule(validate.text_problem)]
 
 
 class RetrieveRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    question: str = Field(..., min_length=1, max_length=MAX_QUESTION_CHARS,
-                          description=_TOOL["question"]["description"])
+    question: Annotated[str, rule(validate.text_problem, '"question"', nonblank=True)] = Field(
+        ..., min_length=1, max_length=MAX_QUESTION_CHARS, description=_TOOL["question"]["description"])
     k: int = Field(5, ge=1, le=50, description=_TOOL["k"]["description"])
-    doc_ids: list[str] = Field(default_factory=list, max_length=1000, description=_TOOL["doc_ids"]["description"])
-    metadata: dict[str, Any] = Field(default_factory=dict, description=_TOOL["metadata"]["description"])
-    entity_types: list[str] = Field(default_factory=list, max_length=100,
-                                    description=_TOOL["entity_types"]["description"])
-
-    @field_validator("question", mode="before")
-    @classmethod
-    def _question(cls, v: Any) -> Any:
-        v = checked(lambda s: validate.text_problem(s, name='"question"'), v)
-        if isinstance(v, str) and v and not v.strip():
-            raise ValueError('"question" has only whitespace')
-        return v
-
-    @field_validator("metadata", mode="before")
-    @classmethod
-    def _metadata(cls, v: Any) -> Any:
-        return checked(validate.metadata_problem, v)
-
-    @field_validator("doc_ids", "entity_types", mode="after")
-    @classmethod
-    def _strings(cls, v: list[str]) -> list[str]:
-        for s in v:
-            checked(validate.text_problem, s)
-        return v
+    doc_ids: list[StoredText] = Field(default_factory=list, max_length=1000,
+                                      description=_TOOL["doc_ids"]["description"])
+    metadata: Annotated[dict[str, Any], rule(validate.metadata_problem)] = Field(
+        default_factory=dict, description=_TOOL["metadata"]["description"])
+    entity_types: list[StoredText] = Field(default_factory=list, max_length=100,
+                                           description=_TOOL["entity_types"]["description"])
 
 
 class CitationOut(BaseModel):
