@@ -107,7 +107,7 @@ def _check_bounds(depth: int, limit: int) -> None:
 def find_entities(store: GraphStore, text: str) -> list[str]:
     """Entity ids for what a user typed: an entity id; else every entity with that exact lookup key
     (a name or alias, normalised); else up to NAME_MATCHES entities whose name or an alias contains
-    it (case ignored), most mentioned first. Raises UsageError when nothing matches."""
+    it (case ignored), the closest (shortest) names first. Raises UsageError when nothing matches."""
     text = text.strip()
     if not text:
         raise UsageError("give an entity id or name")
@@ -117,14 +117,11 @@ def find_entities(store: GraphStore, text: str) -> list[str]:
     by_key = store.find_entities_by_alias([key]).get(key, []) if key else []
     if by_key:
         return [e.id for e in sorted(by_key, key=lambda e: (-e.mentions, e.id))]
-    rows = store.query("MATCH (e:Entity) WHERE toLower(e.name) CONTAINS $q "
-                       "OR any(a IN e.aliases WHERE toLower(a) CONTAINS $q) "
-                       "RETURN e.id AS id ORDER BY e.mentions DESC, e.id LIMIT $n",
-                       {"q": text.lower(), "n": NAME_MATCHES})
-    if not rows:
+    named = store.entities_named_like(text, NAME_MATCHES)
+    if not named:
         raise UsageError(f"no entity matches {text!r} (by id, name or alias; "
                          "see: kg query \"MATCH (e:Entity) RETURN e.id, e.name LIMIT 20\")")
-    return [r["id"] for r in rows]
+    return [e.id for e in named]
 
 
 def view_subgraph(store: GraphStore, settings: Settings, *, entity: str | None = None, cypher: str | None = None,
