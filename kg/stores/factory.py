@@ -19,8 +19,9 @@ def _falkordb(settings: Settings) -> GraphStore:
 
 
 def _neo4j(settings: Settings) -> GraphStore:
-    raise StoreError(f"KG_STORE={settings.store!r}: the Neo4j backend is not part of this version yet; "
-                     "use the embedded store (KG_STORE=falkordb)")
+    from kg.stores.neo4j.store import Neo4jStore
+
+    return Neo4jStore.from_settings(settings)
 
 
 BACKENDS: dict[str, Callable[[Settings], GraphStore]] = {"falkordb": _falkordb, "neo4j": _neo4j}
