@@ -26,7 +26,7 @@ import itertools
 import re
 import threading
 from typing import Any, Callable, Iterator, Mapping, TypeVar
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
 
 import neo4j
 from neo4j import exceptions as nx
@@ -36,26 +36,17 @@ from kg.errors import QueryLimitExceeded, ReadOnlyViolation, StoreError, StoreUn
 from kg.stores.cypher_store import DEFAULT_EMBEDDING_DIM, CypherStore, Vector
 from kg.stores.neo4j import dialect as d
 from kg.stores.plans import WritePlan
+from kg.stores.urls import NEO4J_SCHEMES as SCHEMES
+from kg.stores.urls import redact
 
 T = TypeVar("T")
 
-SCHEMES = ("bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc")
 CONNECTION_TIMEOUT_S = 10.0
 _UNWIND = re.compile(r"\s*UNWIND \$([A-Za-z_][A-Za-z0-9_]*) AS ")
 _TIMEOUT_CODES = ("Neo.ClientError.Transaction.TransactionTimedOut",
                   "Neo.ClientError.Transaction.TransactionTimedOutClientConfiguration")
 _MEMORY_CODES = ("Neo.TransientError.General.MemoryPoolOutOfMemoryError",
                  "Neo.TransientError.General.TransactionMemoryLimit")
-
-
-def redact(uri: str) -> str:
-    """The URI without its user information (bolt://user:secret@host -> bolt://host)."""
-    try:
-        parts = urlsplit(uri)
-    except ValueError:
-        return "<an unreadable URI>"
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit((parts.scheme, host, parts.path, parts.query, ""))
 
 
 def plain(value: Any) -> Any:
