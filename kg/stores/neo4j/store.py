@@ -110,11 +110,13 @@ class Neo4jStore(CypherStore):
         self._local = threading.local()  # the write transaction a plan's reads go through
         self._driver = driver
         if driver is None:
-            scheme = urlsplit(uri).scheme if "://" in uri else ""
-            if scheme not in SCHEMES:
+            try:
+                parts = urlsplit(uri)
+            except ValueError:
+                parts = None
+            if parts is None or parts.scheme not in SCHEMES or "://" not in uri:
                 raise StoreError(f"KG_NEO4J_URI {self.uri!r} is not a Neo4j address; use one of "
                                  f"{', '.join(s + '://' for s in SCHEMES)} (for example bolt://localhost:7687)")
-            parts = urlsplit(uri)
             if parts.username:  # bolt://user:password@host: the URI's credentials win
                 user, password = unquote(parts.username), unquote(parts.password or "")
             with self._errors():
