@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -21,7 +21,7 @@ class Settings(BaseSettings):
     graph_name: str = "kg"
     neo4j_uri: str = "bolt://localhost:7687"
     neo4j_user: str = "neo4j"
-    neo4j_password: str = "password"
+    neo4j_password: SecretStr = SecretStr("password")  # SecretStr: a printed Settings shows '**********'
     neo4j_database: str = "neo4j"
     # user (read-only) queries: refused before they run when longer or more deeply nested than
     # this (FalkorDB's parser is exponential in nesting), stopped after the timeout, cut at max_rows

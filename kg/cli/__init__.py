@@ -16,7 +16,7 @@ from kg.cli.output import err as _err
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from kg.cli import evaluate, graph, mcp, retrieve, serve, train, view
+    from kg.cli import evaluate, graph, mcp, migrate, retrieve, serve, train, view
 
     parser = argparse.ArgumentParser(prog="kg", description="Build and query a knowledge graph from free text.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -27,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.register(sub)
     view.register(sub)
     mcp.register(sub)
+    migrate.register(sub)
     return parser
 
 

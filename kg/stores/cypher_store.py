@@ -113,6 +113,7 @@ class CypherStore:
     query_max_rows: int = 10_000
     query_max_chars: int = MAX_QUERY_CHARS
     query_max_depth: int = MAX_NESTING
+    _dump_nodes_query = "MATCH (n) RETURN labels(n), properties(n)"  # a backend may leave out its bookkeeping
 
     # ------------------------------------------------------------------ what a backend supplies
 
@@ -655,7 +656,7 @@ class CypherStore:
 
     def dump(self) -> dict[str, Any]:
         nodes = [{"labels": sorted(labels), "properties": dict(sorted(props.items()))}
-                 for labels, props in self._rows("MATCH (n) RETURN labels(n), properties(n)")]
+                 for labels, props in self._rows(self._dump_nodes_query)]
         rels = [{"type": t, "start": a, "end": b, "properties": dict(sorted(props.items()))}
                 for t, a, b, props in self._rows("MATCH (a)-[r]->(b) RETURN type(r), coalesce(a.id, a.key), "
                                                  "coalesce(b.id, b.key), properties(r)")]

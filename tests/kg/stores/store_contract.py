@@ -1,7 +1,5 @@
-"""The GraphStore contract: every backend's test module subclasses StoreContract.
-
-    class TestMyStore(StoreContract):
-        pass          # with a `store` fixture giving an empty store of that backend
+"""The GraphStore contract, the same for every backend: tests/kg/stores/test_contract.py runs it
+on each (its `store` fixture gives an empty store of each backend in turn).
 
 Vectors are 384-d and built from basis directions, so nearest neighbours are known exactly.
 """

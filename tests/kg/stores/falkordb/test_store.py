@@ -1,4 +1,5 @@
-"""The embedded FalkorDB store: the shared contract, plus what is particular to it."""
+"""The embedded FalkorDB store: what is particular to it (the shared contract runs on it in
+tests/kg/stores/test_contract.py)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,7 @@ from kg.config import Settings
 from kg.errors import StoreError
 from kg.stores.falkordb.store import FalkorDBStore
 from kg.types import Entity, GraphBatch
-from tests.kg.stores.store_contract import StoreContract, axis, batch_doc1
-
-
-class TestFalkorDBStore(StoreContract):
-    pass
+from tests.kg.stores.store_contract import axis, batch_doc1
 
 
 def test_entity_vectors_live_on_write_once_nodes(store):
