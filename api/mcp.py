@@ -217,11 +217,15 @@ def _retrieve(backend: Backend, args: dict[str, Any]) -> Answer:
 # --- cypher
 
 
+DIALECTS = {"falkordb": "FalkorDB's openCypher dialect", "neo4j": "Neo4j 5 Cypher"}
+
+
 def _cypher_tool(settings: Settings, schema) -> Tool:
     relations = ", ".join(sorted(schema.relation_types))
     labels = ", ".join(sorted(schema.entity_types))
     description = (
-        "Run one read-only openCypher query on the knowledge graph (FalkorDB dialect) and get its rows as JSON. "
+        f"Run one read-only openCypher query on the knowledge graph ({DIALECTS.get(settings.store, settings.store)}) "
+        "and get its rows as JSON. "
         "Use it for counts, lists, aggregates and patterns the other tools do not answer; for questions about "
         "the documents' content use retrieve. Writes (CREATE, MERGE, SET, DELETE, ...) are refused, and so are "
         f"LOAD CSV and queries over {settings.query_max_chars} characters. A query stops after "
