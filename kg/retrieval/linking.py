@@ -57,16 +57,21 @@ class QuestionLinker:
         """Each phrase's nearest entity or stored phrase, given the phrases' embeddings. A phrase
         whose key is in `known` (phrase key -> graph node, "p:<key>" or "e:<id>") links there at
         once, with similarity 1."""
+        searched = [i for i, phrase in enumerate(phrases) if not (known and phrase in known)]
+        # two store round trips for all the phrases: their nearest entities, their nearest phrases
+        vecs = [vectors[i] for i in searched]
+        entity_hits = dict(zip(searched, self.store.similar_entities_many(vecs, 1, with_embedding=False)))
+        phrase_hits = dict(zip(searched, self.store.similar_phrases_many(vecs, 1)))
         links = []
-        for phrase, vec in zip(phrases, vectors):
+        for i, phrase in enumerate(phrases):
             if known and phrase in known:
                 links.append(Link(phrase, known[phrase], phrase, 1.0))
                 continue
             best: Link | None = None
-            for hit in self.store.similar_entities(vec.tolist(), 1, with_embedding=False):
+            for hit in entity_hits[i]:
                 if not entity_types or hit.item.type in entity_types:
                     best = Link(phrase, f"e:{hit.item.id}", hit.item.name, float(hit.score))
-            for hit in self.store.similar_phrases(vec.tolist(), 1):
+            for hit in phrase_hits[i]:
                 score = 1.0 if hit.item.key == phrase else float(hit.score)
                 if best is None or score > best.similarity:
                     best = Link(phrase, f"p:{hit.item.key}", hit.item.key, score)
