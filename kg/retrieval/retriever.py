@@ -28,7 +28,7 @@ import numpy as np
 from kg.retrieval.citations import quoted_evidence
 from kg.retrieval.context import format_context
 from kg.retrieval.graph import RetrievalGraph
-from kg.retrieval.linking import Link, QuestionLinker
+from kg.retrieval.linking import Link, QuestionLinker, unknown
 from kg.retrieval.types import Citation, EntityHit, Fact, Filters, Passage, RetrievalResult
 from kg.errors import UsageError
 from kg.stores.base import GraphStore
@@ -171,20 +171,21 @@ class Retriever:
         filters = filters or Filters()
         laps = laps or Laps()
         p = self.params
+        graph = self.graph()
         phrases = self.linker.question_phrases(question) if links else []
-        vectors = self.embedder.embed([question, *phrases])  # one call: the question and its phrases
+        known = graph.phrase_nodes() if phrases else {}
+        searched = unknown(phrases, known)  # a phrase that is a stored key links without a vector
+        vectors = self.embedder.embed([question, *searched])  # one call: the question and those phrases
         qvec = vectors[0].tolist()
         laps.lap("question")
         dense = {h.item: float(h.score) for h in self.store.nearest_chunk_ids(qvec, p.candidates)}
         laps.lap("dense")
-        graph = self.graph()
         ranked: dict[str, float] = {}
         if fulltext:
             bm25 = graph.bm25.scores(question)
             ranked = {graph.chunk_ids[i]: float(bm25[i]) for i in _top(bm25, p.candidates)}
         laps.lap("fulltext")
-        linked = (self.linker.link_phrases(phrases, vectors[1:], filters.entity_types, graph.phrase_nodes())
-                  if phrases else [])
+        linked = self.linker.link_phrases(phrases, vectors[1:], filters.entity_types, known) if phrases else []
         laps.lap("linking")
         return Evidence(dense, ranked, linked, graph)
 
