@@ -5,14 +5,18 @@ chunks of generated text, each mentioning a few entities and naming a few phrase
 between entities, random unit vectors for chunks, entities and phrases (latency does not
 depend on what the vectors mean). Then asks --questions questions that name some of those
 entities, through the real Retriever (real NER, noun phrases and question embedding, the
-store's vector indexes, personalised PageRank on the cached sparse graph), and prints p50/p95.
+store's vector indexes, personalised PageRank on the cached sparse graph), and prints p50/p95
+of a call and of each stage (question: NER, noun phrases and embedding; dense; fulltext;
+linking: the phrases' store lookups; ranking: PageRank and fusion; assembly: passages, entities,
+facts and the context), once per --repeat, with the machine's load average.
 
-    .venv/bin/python bench/retrieve.py [--entities 100000] [--questions 100]
+    .venv/bin/python bench/retrieve.py [--entities 100000] [--questions 100] [--data-dir DIR] [--repeat 2]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import resource
 import statistics
@@ -95,11 +99,37 @@ def build(store: FalkorDBStore, n_entities: int, rng: np.random.Generator, per_c
     return store.stats()
 
 
+STAGES = ("question", "dense", "fulltext", "linking", "ranking", "assembly")
+
+
+def measure(retriever: Retriever, questions: list[str], label: str) -> None:
+    """Every question once: p50/p95 of a call and of each stage, with the machine's load."""
+    load = os.getloadavg()[0]
+    times, stages = [], {s: [] for s in STAGES}
+    for q in questions:
+        laps: dict[str, float] = {}
+        t = time.perf_counter()
+        result = retriever.retrieve(q, k=5, timings=laps)
+        times.append(1000 * (time.perf_counter() - t))
+        assert result.passages
+        for s in STAGES:
+            stages[s].append(laps.get(s, 0.0))
+
+    def p95(xs: list[float]) -> float:
+        return statistics.quantiles(xs, n=20)[-1]
+
+    print(f"{label}: retrieve (graph, k=5) over {len(times)} questions: p50 {statistics.median(times):.1f} ms, "
+          f"p95 {p95(times):.1f} ms (load average {load:.2f} before, {os.getloadavg()[0]:.2f} after, "
+          f"{os.cpu_count()} CPUs)")
+    print("  stage p50/p95 ms: " + ", ".join(f"{s} {statistics.median(v):.1f}/{p95(v):.1f}" for s, v in stages.items()))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--entities", type=int, default=100_000)
     ap.add_argument("--questions", type=int, default=100)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--repeat", type=int, default=2, help="ask the questions this many times, one line each")
     ap.add_argument("--data-dir", type=Path, default=None,
                     help="keep the synthetic graph here and reuse it next time (default: a temporary dir)")
     args = ap.parse_args()
@@ -125,20 +155,9 @@ def main() -> int:
                 questions.append(f"How is {a} connected to {b}?")
             for q in questions[:5]:  # warm-up: models, caches
                 retriever.retrieve(q, k=5)
-            times, ppr_times = [], []
-            for q in questions:
-                t = time.perf_counter()
-                result = retriever.retrieve(q, k=5)
-                times.append(1000 * (time.perf_counter() - t))
-                assert result.passages
-                evidence = retriever.gather(q)
-                t = time.perf_counter()
-                retriever.rank(evidence, "graph", retriever.params)
-                ppr_times.append(1000 * (time.perf_counter() - t))
-            print(f"of which ranking (personalised PageRank and fusion): p50 {statistics.median(ppr_times):.1f} ms")
-            p95 = statistics.quantiles(times, n=20)[-1]
-            print(f"retrieve (graph, k=5) over {len(times)} questions: p50 {statistics.median(times):.1f} ms, "
-                  f"p95 {p95:.1f} ms; peak RSS of this process {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+            for n in range(1, args.repeat + 1):
+                measure(retriever, questions, f"run {n}/{args.repeat}")
+            print(f"peak RSS of this process {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
         finally:
             store.close()
     return 0

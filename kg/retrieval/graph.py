@@ -118,7 +118,8 @@ class RetrievalGraph:
             mass = r[push]
             r[push] = 0.0
             p[push] += (1.0 - damping) * mass
-            starts, counts = indptr[push], np.diff(indptr)[push]
+            starts = indptr[push]
+            counts = indptr[push + 1] - starts  # not np.diff(indptr): that is the whole graph, every round
             # the edges of the pushed nodes: a run of each one's column in the CSC arrays
             offsets = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
             targets = indices[offsets]

@@ -50,10 +50,22 @@ class BM25:
         tf = tf.tocoo()
         weights = tf.data * (k1 + 1) / (tf.data + norm[tf.row]) * self.idf[tf.col]
         self.matrix = sp.csc_matrix((weights, (tf.row, tf.col)), shape=tf.shape)
+        self.rows = self.matrix.tocsr()  # by chunk: a few chunks' scores without touching the others
         self.vocab = vocab
 
+    def _terms(self, query: str) -> list[int]:
+        return sorted({self.vocab[t] for t in tokens(query) if t in self.vocab})
+
     def scores(self, query: str) -> np.ndarray:
-        terms = sorted({self.vocab[t] for t in tokens(query) if t in self.vocab})
+        """Every chunk's score, in chunk order."""
+        terms = self._terms(query)
         if not terms:
             return np.zeros(self.matrix.shape[0])
         return np.asarray(self.matrix[:, terms].sum(axis=1)).ravel()
+
+    def scores_of(self, query: str, chunks: Sequence[int]) -> np.ndarray:
+        """The scores of the given chunks only (by their row), as `scores` gives them."""
+        terms = self._terms(query)
+        if not terms or not len(chunks):
+            return np.zeros(len(chunks))
+        return np.asarray(self.rows[list(chunks)][:, terms].sum(axis=1)).ravel()

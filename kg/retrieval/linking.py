@@ -28,6 +28,11 @@ class Link:
     similarity: float
 
 
+def unknown(phrases: Sequence[str], known: Mapping[str, str] | None) -> list[str]:
+    """The phrases not in `known`: those linked by vector search, so the only ones to embed."""
+    return [p for p in phrases if not (known and p in known)]
+
+
 class QuestionLinker:
     def __init__(self, store: GraphStore, embedder: Embedder, entities=None, phrases: PhraseSource | None = None,
                  entity_types: Sequence[str] = ()):
@@ -54,19 +59,24 @@ class QuestionLinker:
 
     def link_phrases(self, phrases: Sequence[str], vectors, entity_types: Sequence[str] = (),
                      known: Mapping[str, str] | None = None) -> list[Link]:
-        """Each phrase's nearest entity or stored phrase, given the phrases' embeddings. A phrase
-        whose key is in `known` (phrase key -> graph node, "p:<key>" or "e:<id>") links there at
-        once, with similarity 1."""
+        """Each phrase's nearest entity or stored phrase. A phrase whose key is in `known` (phrase
+        key -> graph node, "p:<key>" or "e:<id>") links there at once, with similarity 1; the
+        others are searched by their embeddings: `vectors`, one per phrase of
+        unknown(phrases, known), in order."""
+        searched = unknown(phrases, known)
+        # two store round trips for all the phrases: their nearest entities, their nearest phrases
+        entity_hits = dict(zip(searched, self.store.similar_entities_many(vectors, 1, with_embedding=False)))
+        phrase_hits = dict(zip(searched, self.store.similar_phrases_many(vectors, 1)))
         links = []
-        for phrase, vec in zip(phrases, vectors):
+        for phrase in phrases:
             if known and phrase in known:
                 links.append(Link(phrase, known[phrase], phrase, 1.0))
                 continue
             best: Link | None = None
-            for hit in self.store.similar_entities(vec.tolist(), 1, with_embedding=False):
+            for hit in entity_hits[phrase]:
                 if not entity_types or hit.item.type in entity_types:
                     best = Link(phrase, f"e:{hit.item.id}", hit.item.name, float(hit.score))
-            for hit in self.store.similar_phrases(vec.tolist(), 1):
+            for hit in phrase_hits[phrase]:
                 score = 1.0 if hit.item.key == phrase else float(hit.score)
                 if best is None or score > best.similarity:
                     best = Link(phrase, f"p:{hit.item.key}", hit.item.key, score)

@@ -28,7 +28,7 @@ import numpy as np
 from kg.retrieval.citations import quoted_evidence
 from kg.retrieval.context import format_context
 from kg.retrieval.graph import RetrievalGraph
-from kg.retrieval.linking import Link, QuestionLinker
+from kg.retrieval.linking import Link, QuestionLinker, unknown
 from kg.retrieval.types import Citation, EntityHit, Fact, Filters, Passage, RetrievalResult
 from kg.errors import UsageError
 from kg.stores.base import GraphStore
@@ -42,6 +42,7 @@ class Evidence:
     dense: dict[str, float]  # chunk id -> cosine similarity, the dense candidates
     fulltext: dict[str, float]  # chunk id -> full-text score
     links: list[Link]
+    graph: RetrievalGraph | None = None  # the graph the links point into (one graph for the whole call)
 
 
 @dataclass
@@ -66,6 +67,27 @@ class RetrievalParams:
     min_link: float = 0.0  # question phrases linked less similar than this are left out
     fulltext_weight: float = 0.0  # weight of minmax(BM25) added to the final rank
     degree_norm: float = 1.0  # a chunk's PageRank mass is divided by its degree to this power
+
+
+class Laps:
+    """Milliseconds per stage of one call, added into `into` (nothing kept when it is None)."""
+
+    def __init__(self, into: dict[str, float] | None = None):
+        self.into = into
+        self.t = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        if self.into is not None:
+            self.into[stage] = self.into.get(stage, 0.0) + 1000 * (now - self.t)
+        self.t = now
+
+
+def _top(values: np.ndarray, n: int) -> np.ndarray:
+    """Indices of the n largest positive values, largest first, ties by index. Sorts only the
+    positive ones: PageRank by push reaches a neighbourhood, most of a large graph holds 0."""
+    positive = np.flatnonzero(values > 0)
+    return positive[np.argsort(-values[positive], kind="stable")[:n]]
 
 
 def _minmax(values: dict[str, float]) -> dict[str, float]:
@@ -115,41 +137,64 @@ class Retriever:
     # ------------------------------------------------------------------ one question
 
     def retrieve(self, question: str, k: int = 5, filters: Filters | None = None,
-                 method: str = "graph") -> RetrievalResult:
+                 method: str = "graph", timings: dict[str, float] | None = None) -> RetrievalResult:
         """Rank passages for the question. method: "graph" (the full recipe), "dense" or "fulltext"
-        (one method alone, for comparison)."""
+        (one method alone, for comparison). timings, when given, gets the milliseconds of each
+        stage: question, dense, fulltext, linking, ranking, assembly."""
         if method not in METHODS:
             raise UsageError(f"unknown retrieval method {method!r}; choose one of {', '.join(METHODS)}")
         t0 = time.perf_counter()
+        laps = Laps(timings)
         filters = filters or Filters()
-        evidence = self.gather(question, filters, links=method == "graph")
+        # the full-text ranking only when it ranks; otherwise only the listed passages are scored
+        ranked_fulltext = method == "fulltext" or bool(self.params.fulltext_weight)
+        evidence = self.gather(question, filters, links=method == "graph", fulltext=ranked_fulltext, laps=laps)
         ranking = self.rank(evidence, method, self.params)
+        laps.lap("ranking")
         allowed = self._allowed_chunks(set(ranking.scores), filters)
         best = sorted((c for c in ranking.scores if c in allowed), key=lambda c: (-ranking.scores[c], c))[:k]
-        passages = self._passages(best, ranking.scores, evidence.dense, evidence.fulltext, ranking.ppr)
+        fulltext = evidence.fulltext if ranked_fulltext else self._fulltext_of(evidence, question, best)
+        passages = self._passages(best, ranking.scores, evidence.dense, fulltext, ranking.ppr)
         entities = self._entities(evidence.links, ranking.entity_mass, passages, filters)
         facts = self._facts(entities, passages, filters)
         result = RetrievalResult(question, "", passages, facts, entities, ranking.method)
         result.context = format_context(result)
+        laps.lap("assembly")
         result.seconds = round(time.perf_counter() - t0, 4)
         return result
 
-    def gather(self, question: str, filters: Filters | None = None, links: bool = True) -> Evidence:
+    def gather(self, question: str, filters: Filters | None = None, links: bool = True, fulltext: bool = True,
+               laps: Laps | None = None) -> Evidence:
         """What the indexes say about the question, before any ranking: dense and full-text
-        candidates and the question's links into the graph."""
+        candidates (fulltext=False: none, when full-text search does not rank) and the
+        question's links into the graph."""
         filters = filters or Filters()
+        laps = laps or Laps()
         p = self.params
-        phrases = self.linker.question_phrases(question) if links else []
-        vectors = self.embedder.embed([question, *phrases])  # one call: the question and its phrases
-        qvec = vectors[0].tolist()
-        dense = {h.item: float(h.score) for h in self.store.nearest_chunk_ids(qvec, p.candidates)}
         graph = self.graph()
-        bm25 = graph.bm25.scores(question)
-        top = [i for i in np.argsort(-bm25, kind="stable")[: p.candidates] if bm25[i] > 0]
-        fulltext = {graph.chunk_ids[i]: float(bm25[i]) for i in top}
-        linked = (self.linker.link_phrases(phrases, vectors[1:], filters.entity_types, graph.phrase_nodes())
-                  if phrases else [])
-        return Evidence(dense, fulltext, linked)
+        phrases = self.linker.question_phrases(question) if links else []
+        known = graph.phrase_nodes() if phrases else {}
+        searched = unknown(phrases, known)  # a phrase that is a stored key links without a vector
+        vectors = self.embedder.embed([question, *searched])  # one call: the question and those phrases
+        qvec = vectors[0].tolist()
+        laps.lap("question")
+        dense = {h.item: float(h.score) for h in self.store.nearest_chunk_ids(qvec, p.candidates)}
+        laps.lap("dense")
+        ranked: dict[str, float] = {}
+        if fulltext:
+            bm25 = graph.bm25.scores(question)
+            ranked = {graph.chunk_ids[i]: float(bm25[i]) for i in _top(bm25, p.candidates)}
+        laps.lap("fulltext")
+        linked = self.linker.link_phrases(phrases, vectors[1:], filters.entity_types, known) if phrases else []
+        laps.lap("linking")
+        return Evidence(dense, ranked, linked, graph)
+
+    def _fulltext_of(self, evidence: Evidence, question: str, chunk_ids: list[str]) -> dict[str, float]:
+        """The BM25 scores of these chunks alone (what each passage reports of full-text search)."""
+        graph = evidence.graph or self.graph()
+        rows = [(c, graph.index[f"c:{c}"]) for c in chunk_ids if f"c:{c}" in graph.index]
+        scores = graph.bm25.scores_of(question, [i for _, i in rows])
+        return {c: float(s) for (c, _), s in zip(rows, scores) if s > 0}
 
     def rank(self, evidence: Evidence, method: str, params: RetrievalParams) -> Ranking:
         """Scores of the candidate chunks by one method, under the given parameters."""
@@ -158,7 +203,7 @@ class Retriever:
         dense = _minmax(evidence.dense)
         if method == "dense":
             return Ranking(dense, {}, {}, method)
-        graph = self.graph()
+        graph = evidence.graph or self.graph()
         seeds = np.zeros(graph.size)
         for link in evidence.links:
             node = graph.index.get(link.node)
@@ -173,16 +218,14 @@ class Retriever:
         chunk_r = r[: graph.n_chunks]
         if params.degree_norm:  # PageRank favours well-connected chunks; this takes some of that back
             chunk_r = chunk_r / graph.degree[: graph.n_chunks] ** params.degree_norm
-        top = np.argsort(-chunk_r, kind="stable")[: params.candidates]
-        ppr = {graph.chunk_ids[i]: float(chunk_r[i]) for i in top if chunk_r[i] > 0}
+        ppr = {graph.chunk_ids[i]: float(chunk_r[i]) for i in _top(chunk_r, params.candidates)}
         g = _minmax(ppr)
         scores = {c: params.mix * dense.get(c, 0.0) + (1 - params.mix) * g.get(c, 0.0) for c in set(dense) | set(g)}
         if params.fulltext_weight:
             for c, s in _minmax(evidence.fulltext).items():
                 scores[c] = scores.get(c, 0.0) + params.fulltext_weight * s
         entity_r = r[graph.n_chunks: graph.n_chunks + len(graph.entity_ids)]
-        top_entities = np.argsort(-entity_r, kind="stable")[: 5 * params.entities]
-        mass = {graph.entity_ids[i]: float(entity_r[i]) for i in top_entities if entity_r[i] > 0}
+        mass = {graph.entity_ids[i]: float(entity_r[i]) for i in _top(entity_r, 5 * params.entities)}
         return Ranking(scores, ppr, mass, "graph")
 
     def _allowed_chunks(self, chunk_ids: set[str], filters: Filters) -> set[str]:

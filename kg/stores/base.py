@@ -58,6 +58,13 @@ class GraphStore(Protocol):
         self, vector: Sequence[float], k: int, type: str | None = None
     ) -> list[Scored[Entity]]: ...
 
+    def similar_entities_many(
+        self, vectors: Sequence[Sequence[float]], k: int, type: str | None = None, with_embedding: bool = True
+    ) -> list[list[Scored[Entity]]]:
+        """similar_entities of each vector (one list per vector, in order), in one round trip
+        where the backend can."""
+        ...
+
     def entities_named_like(self, text: str, k: int, type: str | None = None) -> list[Entity]:
         """Entities with a name or alias containing `text` (case ignored), shortest such name first."""
         ...
@@ -75,6 +82,11 @@ class GraphStore(Protocol):
         ...
 
     def similar_phrases(self, vector: Sequence[float], k: int) -> list[Scored[Phrase]]: ...
+
+    def similar_phrases_many(self, vectors: Sequence[Sequence[float]], k: int) -> list[list[Scored[Phrase]]]:
+        """similar_phrases of each vector (one list per vector, in order), in one round trip where
+        the backend can."""
+        ...
 
     def missing_phrases(self, keys: Sequence[str]) -> list[str]:
         """The phrase keys the store holds no vector for yet."""

@@ -8,7 +8,9 @@ supplies only its connection, its dialect and its workarounds:
 - `_vector(expr)`: the expression that stores a vector parameter (FalkorDB: vecf32(expr));
 - `_entity_statement(label)`: the statement that upserts entity rows of one type;
 - `_remove_entities(ids, write)`, `_nearest_entities`, `_nearest_chunks`, `_fulltext_chunks`,
-  `_run_user_query`, `_ensure_schema`, `clear`, `close`.
+  `_run_user_query`, `_ensure_schema`, `clear`, `close`;
+- optionally `_nearest_entities_many` and `_nearest_phrases_many`: many query vectors in one
+  round trip (the defaults loop over the single-vector hooks).
 
 Every write is planned first, from reads, and then applied as one atomic unit. The plan never
 relies on reading what it writes itself (FalkorDB applies the relationships a query creates
@@ -137,6 +139,11 @@ class CypherStore:
         """(entity properties, cosine similarity), best first."""
         raise NotImplementedError
 
+    def _nearest_entities_many(self, vectors: list[Vector], k: int, type: str | None,
+                               with_embedding: bool = True) -> list[list[tuple[dict[str, Any], float]]]:
+        """_nearest_entities of each vector; a backend that can answer them in one round trip overrides this."""
+        return [self._nearest_entities(v, k, type, with_embedding) for v in vectors]
+
     def _nearest_chunks(self, vector: Vector, n: int, scored: bool = False) -> list:
         """Chunk maps (CHUNK_FIELDS), nearest first; with scored, (map, cosine similarity) pairs."""
         raise NotImplementedError
@@ -152,6 +159,10 @@ class CypherStore:
     def _nearest_phrases(self, vector: Vector, k: int) -> list[tuple[str, float]]:
         """(phrase key, cosine similarity), best first."""
         raise NotImplementedError
+
+    def _nearest_phrases_many(self, vectors: list[Vector], k: int) -> list[list[tuple[str, float]]]:
+        """_nearest_phrases of each vector; a backend that can answer them in one round trip overrides this."""
+        return [self._nearest_phrases(v, k) for v in vectors]
 
     def generation(self) -> str:
         """Changes whenever the graph does (a cache built on the graph compares it)."""
@@ -530,18 +541,32 @@ class CypherStore:
 
     def similar_entities(self, vector: Sequence[float], k: int, type: str | None = None,
                          with_embedding: bool = True) -> list[Scored[Entity]]:
-        if k <= 0:
-            return []
-        vec = floats(vector)
-        self._check_dim(vec, "query")
-        return [Scored(entity_from(p), s) for p, s in self._nearest_entities(vec, k, type, with_embedding)]
+        return self.similar_entities_many([vector], k, type, with_embedding)[0]
+
+    def similar_entities_many(self, vectors: Sequence[Sequence[float]], k: int, type: str | None = None,
+                              with_embedding: bool = True) -> list[list[Scored[Entity]]]:
+        """similar_entities of each vector, in one list per vector (one round trip where the backend can)."""
+        if k <= 0 or not len(vectors):
+            return [[] for _ in vectors]
+        vecs = self._query_vectors(vectors)
+        return [[Scored(entity_from(p), s) for p, s in hits]
+                for hits in self._nearest_entities_many(vecs, k, type, with_embedding)]
 
     def similar_phrases(self, vector: Sequence[float], k: int) -> list[Scored[Phrase]]:
-        if k <= 0:
-            return []
-        vec = floats(vector)
-        self._check_dim(vec, "query")
-        return [Scored(Phrase(key), s) for key, s in self._nearest_phrases(vec, k)]
+        return self.similar_phrases_many([vector], k)[0]
+
+    def similar_phrases_many(self, vectors: Sequence[Sequence[float]], k: int) -> list[list[Scored[Phrase]]]:
+        """similar_phrases of each vector, in one list per vector (one round trip where the backend can)."""
+        if k <= 0 or not len(vectors):
+            return [[] for _ in vectors]
+        return [[Scored(Phrase(key), s) for key, s in hits]
+                for hits in self._nearest_phrases_many(self._query_vectors(vectors), k)]
+
+    def _query_vectors(self, vectors: Sequence[Sequence[float]]) -> list[Vector]:
+        out = [floats(v) for v in vectors]
+        for v in out:
+            self._check_dim(v, "query")
+        return out
 
     def search_chunks(self, vector: Sequence[float] | None, text: str, k: int) -> list[Scored[Chunk]]:
         """Hybrid retrieval: vector and full-text rankings fused by reciprocal rank (score = RRF)."""

@@ -389,55 +389,69 @@ class FalkorDBStore(CypherStore):
         super()._remove_entities(ids, write)
         write.add_rows("UNWIND $ids AS i MATCH (v:EntityVector {id: i}) DELETE v", ids, key="ids")
 
-    def _knn(self, label: str, vector: Vector, k: int, tail: str,
-             params: Mapping[str, Any] | None = None) -> list[tuple[str, list[Any]]]:
-        """The k nearest live rows. `tail` continues after `YIELD node` and must RETURN an id column,
-        the cosine distance it computes from the live node's own vector, then anything else."""
-        vec = vector
+    def _knn(self, label: str, vectors: list[Vector], k: int, tail: str,
+             params: Mapping[str, Any] | None = None) -> list[list[tuple[str, list[Any]]]]:
+        """The k nearest live rows of each vector, all in one query. `tail` continues after
+        `YIELD node` (the vector is `v`) and must RETURN an id column, the cosine distance it
+        computes from the live node's own vector, then anything else."""
         # a little more than k: stale entries (see the module docstring) take slots
         n, cap = k + max(10, k // 4), None
-        while True:
-            rows = self._index_rows(label, f"CALL db.idx.vector.queryNodes('{label}', 'embedding', $n, vecf32($v)) "
-                                    f"YIELD node {tail}", {"n": n, "v": vec, **(params or {})})
-            live: dict[str, list[Any]] = {}
-            for r in rows:  # a stale entry can point at a node twice; keep one row per id
-                live.setdefault(r[0], r)
-            if len(live) >= k:
-                break
-            if cap is None:  # stale entries included, the index holds at most this many
+        live: list[dict[str, list[Any]]] = [{} for _ in vectors]
+        todo = list(range(len(vectors)))
+        while todo:
+            rows = self._index_rows(label, "UNWIND range(0, size($vs) - 1) AS i WITH i, $vs[i] AS v "
+                                    f"CALL db.idx.vector.queryNodes('{label}', 'embedding', $n, vecf32(v)) "
+                                    f"YIELD node {tail}",
+                                    {"n": n, "vs": [vectors[j] for j in todo], **(params or {})})
+            for j in todo:
+                live[j] = {}
+            for i, *r in rows:  # a stale entry can point at a node twice; keep one row per id
+                live[todo[i]].setdefault(r[0], r)
+            todo = [j for j in todo if len(live[j]) < k]
+            if todo and cap is None:  # stale entries included, the index holds at most this many
                 cap = self._index_size(label)
-            if n >= cap:
+            if not todo or n >= cap:
                 break
             n = min(n * 4, cap)
-        ranked = sorted(live.values(), key=lambda r: (float(r[1]), r[0]))[:k]
-        return [(r[0], [1.0 - float(r[1]), *r[2:]]) for r in ranked]  # distance -> cosine similarity
+        out = []
+        for hits in live:
+            ranked = sorted(hits.values(), key=lambda r: (float(r[1]), r[0]))[:k]
+            out.append([(r[0], [1.0 - float(r[1]), *r[2:]]) for r in ranked])  # distance -> cosine similarity
+        return out
 
     def _index_size(self, label: str) -> int:
         rows = self._rows("CALL db.indexes() YIELD label, info, entitytype WHERE label = $l AND entitytype = 'NODE' "
                           "RETURN info", {"l": label})
         return max([int((r[0] or {}).get("maxDocId") or 0) for r in rows] + [0]) + 1
 
+    def _nearest_entities_many(self, vectors: list[Vector], k: int, type: str | None,
+                               with_embedding: bool = True) -> list[list[tuple[dict[str, Any], float]]]:
+        fields = "properties(e)" if with_embedding else f"e {ENTITY_FIELDS}"
+        hits = self._knn("EntityVector", vectors, k,
+                         "MATCH (e:Entity {id: node.id}) WHERE $type IS NULL OR e.type = $type "
+                         f"RETURN i, e.id, vec.cosineDistance(e.embedding, vecf32(v)), {fields}", {"type": type})
+        return [[(p, s) for _, (s, p) in each] for each in hits]
+
     def _nearest_entities(self, vector: Vector, k: int, type: str | None,
                           with_embedding: bool = True) -> list[tuple[dict[str, Any], float]]:
-        fields = "properties(e)" if with_embedding else f"e {ENTITY_FIELDS}"
-        hits = self._knn("EntityVector", vector, k,
-                         "MATCH (e:Entity {id: node.id}) WHERE $type IS NULL OR e.type = $type "
-                         f"RETURN e.id, vec.cosineDistance(e.embedding, vecf32($v)), {fields}", {"type": type})
-        return [(p, s) for _, (s, p) in hits]
+        return self._nearest_entities_many([vector], k, type, with_embedding)[0]
 
     def _nearest_chunks(self, vector: Vector, n: int, scored: bool = False) -> list:
-        hits = self._knn("Chunk", vector, n, "RETURN node.id, vec.cosineDistance(node.embedding, vecf32($v)), "
-                         f"node {CHUNK_FIELDS}")
+        [hits] = self._knn("Chunk", [vector], n, "RETURN i, node.id, vec.cosineDistance(node.embedding, vecf32(v)), "
+                           f"node {CHUNK_FIELDS}")
         return [(p, s) if scored else p for _, (s, p) in hits]
 
     def _nearest_chunk_ids(self, vector: Vector, n: int) -> list[tuple[str, float]]:
         # no map projection: decoding 200 maps cost more than the vector search itself
-        hits = self._knn("Chunk", vector, n, "RETURN node.id, vec.cosineDistance(node.embedding, vecf32($v))")
+        [hits] = self._knn("Chunk", [vector], n, "RETURN i, node.id, vec.cosineDistance(node.embedding, vecf32(v))")
         return [(cid, s) for cid, (s,) in hits]
 
+    def _nearest_phrases_many(self, vectors: list[Vector], k: int) -> list[list[tuple[str, float]]]:
+        hits = self._knn("Phrase", vectors, k, "RETURN i, node.key, vec.cosineDistance(node.embedding, vecf32(v))")
+        return [[(key, s) for key, (s,) in each] for each in hits]
+
     def _nearest_phrases(self, vector: Vector, k: int) -> list[tuple[str, float]]:
-        hits = self._knn("Phrase", vector, k, "RETURN node.key, vec.cosineDistance(node.embedding, vecf32($v))")
-        return [(key, s) for key, (s,) in hits]
+        return self._nearest_phrases_many([vector], k)[0]
 
     def generation(self) -> str:
         try:

@@ -77,3 +77,14 @@ def test_bm25_ranks_by_rare_words_not_common_ones():
                        "Psychotherapy Integration?")
     assert int(np.argmax(scores)) == 1
     assert bm.scores("zzz").sum() == 0.0
+
+
+def test_bm25_scores_of_some_chunks_are_their_scores_among_all():
+    rng = np.random.default_rng(5)
+    words = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta"]
+    texts = [" ".join(rng.choice(words, int(rng.integers(1, 12)))) for _ in range(200)]
+    bm = BM25(texts)
+    query = "gamma theta and omega"
+    rows = [17, 3, 150, 3, 99]
+    assert np.allclose(bm.scores_of(query, rows), bm.scores(query)[rows], rtol=0, atol=1e-12)
+    assert bm.scores_of("omega", rows).tolist() == [0.0] * 5 and bm.scores_of(query, []).size == 0

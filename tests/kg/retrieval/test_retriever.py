@@ -113,6 +113,38 @@ def test_the_methods_alone(indexed):
     assert text.method == "fulltext" and text.passages[0].doc_id == "doc-3" and text.passages[0].fulltext > 0
 
 
+def test_stored_keys_link_without_embedding_and_passages_report_their_bm25(indexed):
+    retriever, _, _ = indexed
+    embedded: list[str] = []
+    real = retriever.embedder
+
+    class Recording:  # the real embedder, noting what it is asked to embed
+        dim, name = real.dim, real.name
+
+        def embed(self, texts):
+            embedded.extend(texts)
+            return real.embed(texts)
+
+    retriever.embedder = Recording()
+    try:
+        q = "Which lighthouses does the painter from Harlow Bay paint?"
+        timings: dict[str, float] = {}
+        result = retriever.retrieve(q, k=3, timings=timings)
+    finally:
+        retriever.embedder = real
+    known = retriever.graph().phrase_nodes()
+    phrases = retriever.linker.question_phrases(q)
+    assert "harlow bay" in phrases and "harlow bay" in known  # a document title: a stored phrase key
+    assert embedded[0] == q and set(embedded[1:]) == {p for p in phrases if p not in known}
+    links = retriever.gather(q).links
+    assert any((l.phrase, l.node, l.similarity) == ("harlow bay", known["harlow bay"], 1.0) for l in links)
+    assert set(timings) == {"question", "dense", "fulltext", "linking", "ranking", "assembly"}
+    # a graph call scores only its passages by BM25, as the full-text ranking scores them
+    bm25 = retriever.graph().bm25.scores(q)
+    for p in result.passages:
+        assert p.fulltext == round(float(bm25[retriever.graph().index[f"c:{p.chunk_id}"]]), 6)
+
+
 # ------------------------------------------------------------------ the evaluation, end to end
 
 QUESTIONS = [

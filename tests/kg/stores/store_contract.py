@@ -13,7 +13,7 @@ import pytest
 
 from kg.errors import ReadOnlyViolation, StoreError
 from kg.stores.base import GraphStore
-from kg.types import Chunk, Document, Entity, GraphBatch, MentionLink, RelationLink
+from kg.types import Chunk, Document, Entity, GraphBatch, MentionLink, Phrase, RelationLink
 
 DIM = 384
 
@@ -301,6 +301,33 @@ class StoreContract:
             store.upsert(batch_doc2())
         for query, want in [(axis(20), "apple"), (axis(30), "cupertino"), (axis(10, 12, 0.9), "ive")]:
             assert store.similar_entities(query, 1)[0].item.id == want
+
+    def test_similar_many_answer_each_vector_as_alone(self, store):
+        batch = batch_doc1()
+        batch.chunks[0].phrases = ["fruit", "phone maker"]
+        batch.chunks[1].phrases = ["valley town"]
+        batch.phrases = [Phrase("fruit", axis(40)), Phrase("phone maker", axis(41, 20, 0.5)),
+                         Phrase("valley town", axis(42))]
+        store.upsert(batch)
+        queries = [axis(20), axis(10, 12, 0.8), axis(42, 41, 0.1), axis(10, 11, 0.25)]
+        many = store.similar_entities_many(queries, 2, with_embedding=False)
+        assert [h.item.id for h in many[0]][:1] == ["apple"] and [h.item.id for h in many[3]] == ["cook", "ive"]
+        assert [h.item.id for h in many[1]] == ["ive", "cook"] and many[1][0].item.embedding is None
+        for hits, q in zip(many, queries):  # the same hits and scores as one vector at a time
+            alone = store.similar_entities(q, 2, with_embedding=False)
+            assert [(h.item.id, h.item.name) for h in hits] == [(h.item.id, h.item.name) for h in alone]
+            assert [h.score for h in hits] == pytest.approx([h.score for h in alone], abs=1e-6)
+        people = store.similar_entities_many(queries, 1, type="Person")
+        # axis(20) and axis(42) are orthogonal to both people: a tie, broken by id
+        assert [[h.item.id for h in hits] for hits in people] == [["cook"], ["ive"], ["cook"], ["cook"]]
+        assert people[1][0].item.embedding == pytest.approx(axis(10, 12, 0.9), abs=1e-6)
+        phrases = store.similar_phrases_many([axis(42, 41, 0.1), axis(40), axis(41, 20, 0.5)], 1)
+        assert [[h.item.key for h in hits] for hits in phrases] == [["valley town"], ["fruit"], ["phone maker"]]
+        assert phrases[1][0].score == pytest.approx(1.0, abs=1e-6)
+        assert [h.item.key for h in store.similar_phrases(axis(40), 1)] == ["fruit"]
+        assert store.similar_entities_many([], 3) == [] and store.similar_phrases_many([], 3) == []
+        assert store.similar_entities_many(queries[:2], 0) == [[], []]
+        assert store.similar_phrases_many(queries[:2], 0) == [[], []]
 
     def test_entities_named_like(self, store):
         store.upsert(batch_doc1())
