@@ -24,6 +24,7 @@ from kg.normalize import NormalizedText, normalize_for_models
 from kg.resolve import DocMention, EntityResolver
 from kg.stores.base import GraphStore
 from kg.stores.merge import add_relation
+from kg.timing import Stages
 from kg.types import (
     Chunk,
     Document,
@@ -51,6 +52,7 @@ class IngestReport:
     seconds: float = 0.0
     errors: list[InputError] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # "{doc id}: {warning}", e.g. not English
+    stage_seconds: dict[str, float] = field(default_factory=dict)  # kg/timing.py's stages, this ingest only
 
     @property
     def ok(self) -> bool:
@@ -123,6 +125,8 @@ class Pipeline:
         # ingest (or a delete) in between would make duplicates or dangling mentions. Hosts that
         # write through other paths (the API's DELETE, the MCP tools) take this lock too.
         self.write_lock = threading.RLock()
+        self.stages = Stages()  # seconds per stage, summed over this pipeline's life
+        resolver.stages = self.stages
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, store: GraphStore | None = None) -> "Pipeline":
@@ -155,15 +159,21 @@ class Pipeline:
         The models read a normalised copy (kg/normalize.py: no zero-width characters, plain
         spaces, NFC, emoji as spaces); every offset is mapped back afterwards.
         """
-        normalized = [normalize_for_models(d.text) for d in docs]
-        model_docs = [d if n.is_identity else replace(d, text=n.text) for d, n in zip(docs, normalized)]
-        chunks_per_doc = self.chunker.chunk(model_docs)
+        timed = self.stages.timed
+        with timed("chunking"):
+            normalized = [normalize_for_models(d.text) for d in docs]
+            model_docs = [d if n.is_identity else replace(d, text=n.text) for d, n in zip(docs, normalized)]
+            chunks_per_doc = self.chunker.chunk(model_docs)
         flat = [c for cs in chunks_per_doc for c in cs]
-        mentions = self.entities.extract(flat)
-        relations = self.relations.extract(flat, mentions)
+        with timed("ner"):
+            mentions = self.entities.extract(flat)
+        with timed("relations"):
+            relations = self.relations.extract(flat, mentions)
         if self.phrases is not None:
             titles = {d.id: phrase_key(d.title.split()) for d in docs}
-            for c, keys in zip(flat, self.phrases.extract(flat, mentions)):
+            with timed("phrases"):
+                keys_per_chunk = self.phrases.extract(flat, mentions)
+            for c, keys in zip(flat, keys_per_chunk):
                 # the title names what every chunk of the document is about: a phrase of each
                 c.phrases = list(dict.fromkeys(([titles[c.doc_id]] if titles[c.doc_id] else []) + keys))
         out, pos = [], 0
@@ -180,19 +190,24 @@ class Pipeline:
 
     def build_batch(self, results: Sequence[ExtractionResult]) -> tuple[GraphBatch, int]:
         """Embed, resolve against the store, and assemble one write batch."""
+        timed = self.stages.timed
         chunks = [c for r in results for c in r.chunks]
         # embed what the models read (no zero-width characters, emoji, ...), under the document's
         # title: a passage is found by what it is about, which the title often says and the text not
-        vecs = self.embedder.embed([embedding_text(r.doc.title, c.text) for r in results for c in r.chunks])
+        with timed("embeddings"):
+            vecs = self.embedder.embed([embedding_text(r.doc.title, c.text) for r in results for c in r.chunks])
         for c, v in zip(chunks, vecs):
             c.embedding = v.tolist()
         phrase_keys = sorted({k for c in chunks for k in c.phrases})
-        new_keys = self.store.missing_phrases(phrase_keys) if self.store is not None else phrase_keys
-        phrases = [Phrase(k, v.tolist()) for k, v in zip(new_keys, self.embedder.embed(new_keys))]
+        with timed("writes"):  # a store read: only phrases the store lacks are embedded
+            new_keys = self.store.missing_phrases(phrase_keys) if self.store is not None else phrase_keys
+        with timed("embeddings"):
+            phrases = [Phrase(k, v.tolist()) for k, v in zip(new_keys, self.embedder.embed(new_keys))]
         doc_mentions = [
             DocMention(r.doc.id, m) for r in results for ms in r.mentions for m in ms
         ]
-        res = self.resolver.resolve(doc_mentions, self.store)
+        with timed("resolution"):  # the names' embeddings inside count as "embeddings"
+            res = self.resolver.resolve(doc_mentions, self.store)
         batch = GraphBatch(documents=[r.doc for r in results], chunks=chunks, entities=res.entities,
                            phrases=phrases)
         rel_index: dict[tuple[str, str, str], RelationLink] = {}
@@ -241,7 +256,7 @@ class Pipeline:
         if self.store is None:
             raise RuntimeError("Pipeline.ingest needs a store")
         report = IngestReport()
-        t0 = time.perf_counter()
+        t0, before = time.perf_counter(), self.stages.snapshot()
         # progress=None: a bar only when stderr is a terminal
         bar = tqdm(total=total, unit="doc", desc="ingest", disable=None if progress is None else not progress)
         for docs in self._batches(items, report):
@@ -250,33 +265,46 @@ class Pipeline:
             bar.update(len(docs))
         bar.close()
         report.seconds = time.perf_counter() - t0
+        report.stage_seconds = Stages.since(before, self.stages.snapshot())
         return report
 
     def _ingest_batch(self, docs: list[Document], report: IngestReport) -> None:
+        todo, replacing = self.changed(docs, report)
+        if todo:
+            self.load(self.extract(todo), replacing, report)
+
+    def changed(self, docs: list[Document], report: IngestReport) -> tuple[list[Document], list[str]]:
+        """The documents to (re)ingest, and the ids among them that replace a stored version;
+        those stored with the same content are counted unchanged."""
         todo, replacing = [], []
+        with self.stages.timed("writes"):
+            stored_docs = self.store.get_documents([d.id for d in docs])
         for d in docs:
-            stored = self.store.get_document(d.id)
+            stored = stored_docs.get(d.id)
             if stored is not None and stored.sha256 == d.sha256:
                 report.unchanged += 1
                 continue
             todo.append(d)
             if stored is not None:
                 replacing.append(d.id)
-        if todo:
-            results = self.extract(todo)
-            report.warnings.extend(f"{r.doc.id}: {w}" for r in results for w in r.warnings)
-            batch, merged = self.build_batch(results)
-            # one atomic write: the new versions in, the old versions out, or nothing at all
-            batch.replaces = replacing
+        return todo, replacing
+
+    def load(self, results: Sequence[ExtractionResult], replacing: Sequence[str], report: IngestReport) -> None:
+        """Embed, resolve and write one batch's extraction results (the caller holds write_lock)."""
+        report.warnings.extend(f"{r.doc.id}: {w}" for r in results for w in r.warnings)
+        batch, merged = self.build_batch(results)
+        # one atomic write: the new versions in, the old versions out, or nothing at all
+        batch.replaces = list(replacing)
+        with self.stages.timed("writes"):
             self.store.upsert(batch)
-            report.updated += len(replacing)
-            report.ingested += len(todo) - len(replacing)
-            report.chunks += len(batch.chunks)
-            report.mentions += len(batch.mentions)
-            report.entities += len(batch.entities)
-            report.merged_into_existing += merged
-            report.relations += len(batch.relations)
-            report.words += sum(len(d.text.split()) for d in todo)
+        report.updated += len(replacing)
+        report.ingested += len(results) - len(replacing)
+        report.chunks += len(batch.chunks)
+        report.mentions += len(batch.mentions)
+        report.entities += len(batch.entities)
+        report.merged_into_existing += merged
+        report.relations += len(batch.relations)
+        report.words += sum(len(r.doc.text.split()) for r in results)
 
 
 def extraction_json(result: ExtractionResult) -> dict:

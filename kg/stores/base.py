@@ -48,15 +48,24 @@ class GraphStore(Protocol):
         read-only with a time limit (QueryLimitExceeded), cut at max_rows."""
         ...
 
-    def get_entities(self, ids: Sequence[str]) -> list[Entity]: ...
+    def get_entities(self, ids: Sequence[str], with_embedding: bool = True) -> list[Entity]: ...
 
-    def find_entities_by_alias(self, keys: Sequence[str]) -> dict[str, list[Entity]]:
-        """Entities that have any of these lookup keys (Entity.keys, which the resolver computes)."""
+    def find_entities_by_alias(self, keys: Sequence[str], with_embedding: bool = True) -> dict[str, list[Entity]]:
+        """Entities that have any of these lookup keys (Entity.keys, which the resolver computes);
+        with_embedding=False leaves their vectors out (384 floats each: the costly part of a read)."""
         ...
 
     def similar_entities(
         self, vector: Sequence[float], k: int, type: str | None = None
     ) -> list[Scored[Entity]]: ...
+
+    def similar_entities_many(
+        self, vectors: Sequence[Sequence[float]], k: int, types: Sequence[str | None] | None = None,
+        min_score: float | None = None,
+    ) -> list[list[Scored[Entity]]]:
+        """similar_entities for each vector (with its own type), hits under min_score left out:
+        one round trip where the backend can."""
+        ...
 
     def entities_named_like(self, text: str, k: int, type: str | None = None) -> list[Entity]:
         """Entities with a name or alias containing `text` (case ignored), shortest such name first."""

@@ -8,6 +8,8 @@ supplies only its connection, its dialect and its workarounds:
 - `_vector(expr)`: the expression that stores a vector parameter (FalkorDB: vecf32(expr));
 - `_entity_statement(label)`: the statement that upserts entity rows of one type;
 - `_remove_entities(ids, write)`, `_nearest_entities`, `_nearest_chunks`, `_fulltext_chunks`,
+  `_nearest_entities_many` (optional: many vector queries in one round trip; the default
+  loops over `_nearest_entities`),
   `_run_user_query`, `_ensure_schema`, `clear`, `close`.
 
 Every write is planned first, from reads, and then applied as one atomic unit. The plan never
@@ -135,6 +137,13 @@ class CypherStore:
                           with_embedding: bool = True) -> list[tuple[dict[str, Any], float]]:
         """(entity properties, cosine similarity), best first."""
         raise NotImplementedError
+
+    def _nearest_entities_many(self, vectors: Sequence[Vector], k: int, types: Sequence[str | None],
+                               min_score: float | None) -> list[list[tuple[dict[str, Any], float]]]:
+        """Per vector, what _nearest_entities(vector, k, type) gives, less the hits under min_score.
+        A backend that can answers all of them in one round trip; this default asks one at a time."""
+        return [[(p, s) for p, s in self._nearest_entities(v, k, t) if min_score is None or s >= min_score]
+                for v, t in zip(vectors, types)]
 
     def _nearest_chunks(self, vector: Vector, n: int, scored: bool = False) -> list:
         """Chunk maps (CHUNK_FIELDS), nearest first; with scored, (map, cosine similarity) pairs."""
@@ -505,10 +514,11 @@ class CypherStore:
                 found[p["id"]] = entity_from(p)
         return [found[i] for i in dict.fromkeys(ids) if i in found]  # in the order asked, unknown ids left out
 
-    def find_entities_by_alias(self, keys: Sequence[str]) -> dict[str, list[Entity]]:
+    def find_entities_by_alias(self, keys: Sequence[str], with_embedding: bool = True) -> dict[str, list[Entity]]:
         out: dict[str, dict[str, Entity]] = defaultdict(dict)
+        fields = "properties(e)" if with_embedding else f"e {ENTITY_FIELDS}"
         for part in cy.batches(sorted(set(keys)), self.batch_size):
-            for k, p in self._rows("UNWIND $keys AS k MATCH (e:Entity) WHERE k IN e.keys RETURN k, properties(e)",
+            for k, p in self._rows(f"UNWIND $keys AS k MATCH (e:Entity) WHERE k IN e.keys RETURN k, {fields}",
                                    {"keys": list(part)}):
                 out[k][p["id"]] = entity_from(p)
         return {k: [v[i] for i in sorted(v)] for k, v in out.items()}
@@ -534,6 +544,20 @@ class CypherStore:
         vec = floats(vector)
         self._check_dim(vec, "query")
         return [Scored(entity_from(p), s) for p, s in self._nearest_entities(vec, k, type, with_embedding)]
+
+    def similar_entities_many(self, vectors: Sequence[Sequence[float]], k: int,
+                              types: Sequence[str | None] | None = None,
+                              min_score: float | None = None) -> list[list[Scored[Entity]]]:
+        """similar_entities for many vectors at once (entity resolution asks for a whole batch's
+        names), each with its own type filter, keeping only hits scoring at least min_score."""
+        if k <= 0 or not vectors:
+            return [[] for _ in vectors]
+        vecs = [floats(v) for v in vectors]
+        for v in vecs:
+            self._check_dim(v, "query")
+        types = list(types) if types is not None else [None] * len(vecs)
+        return [[Scored(entity_from(p), s) for p, s in hits]
+                for hits in self._nearest_entities_many(vecs, k, types, min_score)]
 
     def similar_phrases(self, vector: Sequence[float], k: int) -> list[Scored[Phrase]]:
         if k <= 0:

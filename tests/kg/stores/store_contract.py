@@ -297,6 +297,27 @@ class StoreContract:
         assert hits[0].item.type == "Organization" and hits[0].item.aliases == ["Apple"]
         assert store.similar_entities(axis(10), 0) == []
 
+    def test_similar_entities_many(self, store):
+        """One call answers several vectors, each with its own type filter, as one call each would,
+        less the hits under min_score."""
+        for _ in range(3):  # updates leave stale index entries behind (FalkorDB): they must not count
+            store.upsert(batch_doc1())
+            store.upsert(batch_doc2())
+        queries = [axis(10, 11, 0.25), axis(10, 11, 0.25), axis(20), axis(30, 10, 0.3)]
+        types = [None, "Organization", None, "Location"]
+        many = store.similar_entities_many(queries, 3, types)
+        assert len(many) == 4
+        for q, t, hits in zip(queries, types, many):
+            one = store.similar_entities(q, 3, type=t)
+            assert [h.item.id for h in hits] == [h.item.id for h in one]
+            assert [h.score for h in hits] == pytest.approx([h.score for h in one], abs=1e-6)
+        assert [h.item.id for h in many[1]] == ["apple"]
+        assert [h.item.id for h in many[3]] == ["cupertino"] and many[3][0].item.type == "Location"
+        strict = store.similar_entities_many(queries, 3, types, min_score=0.9)
+        assert [[h.item.id for h in hits] for hits in strict] == [["cook"], [], ["apple"], ["cupertino"]]
+        assert all(h.score >= 0.9 for hits in strict for h in hits)
+        assert store.similar_entities_many([], 3) == [] and store.similar_entities_many(queries, 0) == [[]] * 4
+
     def test_similar_entities_survive_many_updates(self, store):
         for _ in range(5):  # every upsert updates the entities (aliases, mentions)
             store.upsert(batch_doc1())
