@@ -10,9 +10,12 @@
    same-type names lean the same way, as real ones do), until the graph holds --entities
    entities. Per step: resolution and write seconds per document, and the FalkorDB
    server's RSS per 1k entities. No model runs, so only the store-facing cost is measured.
+3. stream (--part stream): a generated .jsonl of --stream-mb MB read and batched as an ingest
+   reads it, with the process's peak RSS before and after.
 
     .venv/bin/python bench/scale.py [--part musique|synthetic|both] [--slices 6]
         [--entities 100000] [--json]
+    .venv/bin/python bench/scale.py --part stream [--stream-mb 1000]   # peak memory of reading a big .jsonl
 """
 
 from __future__ import annotations
@@ -168,9 +171,44 @@ def synthetic(settings: Settings, target: int, step_docs: int) -> list[dict]:
     return out
 
 
+def stream(settings: Settings, megabytes: int, directory: Path) -> dict:
+    """Read a generated .jsonl of `megabytes` MB through the ingest's reader and batcher (no
+    models): the process's peak RSS grows by about one batch, not by the file."""
+    import resource
+
+    from kg.documents import read_inputs
+    from kg.retrieval.evaluation import load_retrieval_dataset
+
+    passages = [{"title": d.title, "text": d.text}
+                for d in load_retrieval_dataset(settings.datasets_dir / "musique_subset").documents]
+    path, size, n = directory / "big.jsonl", 0, 0
+    with path.open("w", encoding="utf-8") as f:
+        while size < megabytes * 1_000_000:
+            line = json.dumps({"id": f"p{n}", **passages[n % len(passages)]}) + "\n"
+            f.write(line)
+            size, n = size + len(line.encode()), n + 1
+    pipeline = Pipeline.__new__(Pipeline)  # only its batcher: no models, no store
+    pipeline.batch_chars = settings.ingest_batch_chars
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    t, docs, biggest = time.perf_counter(), 0, 0
+    report = IngestReport()
+    for batch in pipeline._batches(read_inputs([str(path)], settings.max_file_bytes), report):
+        docs += len(batch)
+        biggest = max(biggest, sum(len(d.text) for d in batch))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    path.unlink()
+    row = {"file_mb": round(size / 1e6), "documents": docs, "errors": len(report.errors),
+           "largest_batch_chars": biggest, "read_seconds": round(time.perf_counter() - t, 1),
+           "peak_rss_mb_before": round(before), "peak_rss_mb_after": round(peak)}
+    print(json.dumps(row), file=sys.stderr, flush=True)
+    return row
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--part", choices=["musique", "synthetic", "both"], default="both")
+    ap.add_argument("--part", choices=["musique", "synthetic", "stream", "both"], default="both",
+                    help="both: musique and synthetic")
+    ap.add_argument("--stream-mb", type=int, default=1000, help="size of the generated .jsonl for --part stream")
     ap.add_argument("--slices", type=int, default=6)
     ap.add_argument("--entities", type=int, default=100_000)
     ap.add_argument("--step-docs", type=int, default=1000, help="synthetic documents per reported step")
@@ -185,9 +223,16 @@ def main() -> int:
         if args.part in ("synthetic", "both"):
             results["synthetic"] = synthetic(Settings(data_dir=Path(tmp) / "synthetic"), args.entities,
                                              args.step_docs)
+        if args.part == "stream":
+            results["stream"] = stream(Settings(data_dir=Path(tmp) / "stream"), args.stream_mb, Path(tmp))
     if args.json:
         print(json.dumps(results, indent=2))
         return 0
+    if "stream" in results:
+        r = results["stream"]
+        print(f"streamed a {r['file_mb']} MB .jsonl ({r['documents']} documents) in {r['read_seconds']} s: peak RSS "
+              f"{r['peak_rss_mb_before']} MB before, {r['peak_rss_mb_after']} MB after; largest batch "
+              f"{r['largest_batch_chars']} characters")
     if "musique" in results:
         print("musique_subset in slices into one store (whole ingest):")
         for r in results["musique"]:

@@ -9,7 +9,10 @@ import threading
 import time
 import unicodedata
 from dataclasses import dataclass, field, replace
-from typing import Iterable, Iterator, Sequence
+from collections import deque
+from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence, TypeVar
+
+import numpy as np
 
 from extractors.base import EntityExtractor, RelationExtractor
 from extractors.entities.phrases import NounPhraseExtractor, phrase_key
@@ -36,6 +39,9 @@ from kg.types import (
     Relation,
     RelationLink,
 )
+
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -97,6 +103,29 @@ def _cite_original(doc: Document, norm: NormalizedText, chunks: list[Chunk], men
     for rels in relations:
         for r in rels:
             r.start, r.end = norm.to_original(r.start, r.end)
+
+
+class Workers(Protocol):
+    """Extraction elsewhere (kg/parallel.py): submit a batch, later take its results and the
+    seconds each stage took there (Pipeline.extract, then Pipeline.embed_results)."""
+
+    window: int  # batches in flight
+
+    def submit(self, docs: list[Document]) -> Any: ...
+
+    def result(self, handle: Any) -> tuple[list[ExtractionResult], dict[str, float]]: ...
+
+
+def in_order(items: Iterable[T], submit: Callable[[T], Any], window: int) -> Iterator[tuple[T, Any]]:
+    """(item, handle) in input order, with at most `window` submitted and not yet taken: a long
+    input is read as it is consumed, never all at once."""
+    pending: deque[tuple[T, Any]] = deque()
+    for item in items:
+        pending.append((item, submit(item)))
+        if len(pending) >= window:
+            yield pending.popleft()
+    while pending:
+        yield pending.popleft()
 
 
 class Pipeline:
@@ -188,26 +217,44 @@ class Pipeline:
 
     # --- ingestion ---
 
-    def build_batch(self, results: Sequence[ExtractionResult]) -> tuple[GraphBatch, int]:
-        """Embed, resolve against the store, and assemble one write batch."""
-        timed = self.stages.timed
-        chunks = [c for r in results for c in r.chunks]
+    def embed_results(self, results: Sequence[ExtractionResult]) -> None:
+        """Compute, in place, what build_batch would embed: the chunks' vectors, and each result's
+        phrase keys and entity names (ExtractionResult.vectors). A worker does this beside its
+        extraction, so the one writer embeds nothing (vectors depend on their text alone)."""
+        self._embed_chunks([c for r in results for c in r.chunks], results)
+        for r in results:
+            texts = sorted({k for c in r.chunks for k in c.phrases}
+                           | {m.name or m.text for ms in r.mentions for m in ms})
+            with self.stages.timed("embeddings"):
+                r.vectors = dict(zip(texts, self.embedder.embed(texts)))
+
+    def _embed_chunks(self, chunks: list[Chunk], results: Sequence[ExtractionResult]) -> None:
         # embed what the models read (no zero-width characters, emoji, ...), under the document's
         # title: a passage is found by what it is about, which the title often says and the text not
-        with timed("embeddings"):
-            vecs = self.embedder.embed([embedding_text(r.doc.title, c.text) for r in results for c in r.chunks])
-        for c, v in zip(chunks, vecs):
+        todo = [(r.doc.title, c) for r in results for c in r.chunks if c.embedding is None]
+        with self.stages.timed("embeddings"):
+            vecs = self.embedder.embed([embedding_text(title, c.text) for title, c in todo])
+        for (_, c), v in zip(todo, vecs):
             c.embedding = v.tolist()
+
+    def build_batch(self, results: Sequence[ExtractionResult]) -> tuple[GraphBatch, int]:
+        """Embed (what a worker has not), resolve against the store, and assemble one write batch."""
+        timed = self.stages.timed
+        chunks = [c for r in results for c in r.chunks]
+        self._embed_chunks(chunks, results)
+        known = {t: v for r in results for t, v in r.vectors.items()}
         phrase_keys = sorted({k for c in chunks for k in c.phrases})
         with timed("writes"):  # a store read: only phrases the store lacks are embedded
             new_keys = self.store.missing_phrases(phrase_keys) if self.store is not None else phrase_keys
+        todo = [k for k in new_keys if k not in known]
         with timed("embeddings"):
-            phrases = [Phrase(k, v.tolist()) for k, v in zip(new_keys, self.embedder.embed(new_keys))]
+            known.update(zip(todo, self.embedder.embed(todo)))
+        phrases = [Phrase(k, np.asarray(known[k]).tolist()) for k in new_keys]
         doc_mentions = [
             DocMention(r.doc.id, m) for r in results for ms in r.mentions for m in ms
         ]
         with timed("resolution"):  # the names' embeddings inside count as "embeddings"
-            res = self.resolver.resolve(doc_mentions, self.store)
+            res = self.resolver.resolve(doc_mentions, self.store, known)
         batch = GraphBatch(documents=[r.doc for r in results], chunks=chunks, entities=res.entities,
                            phrases=phrases)
         rel_index: dict[tuple[str, str, str], RelationLink] = {}
@@ -249,8 +296,9 @@ class Pipeline:
             yield batch
 
     def ingest(self, items: Iterable[Document | InputError], progress: bool | None = None,
-               total: int | None = None, on_error=None) -> IngestReport:
-        """Ingest documents; InputErrors in the stream are collected, never fatal."""
+               total: int | None = None, on_error=None, workers: Workers | None = None) -> IngestReport:
+        """Ingest documents; InputErrors in the stream are collected, never fatal. With workers,
+        extraction and embeddings run there, and this process resolves and writes, in input order."""
         from tqdm import tqdm
 
         if self.store is None:
@@ -259,10 +307,25 @@ class Pipeline:
         t0, before = time.perf_counter(), self.stages.snapshot()
         # progress=None: a bar only when stderr is a terminal
         bar = tqdm(total=total, unit="doc", desc="ingest", disable=None if progress is None else not progress)
-        for docs in self._batches(items, report):
-            with self.write_lock:
-                self._ingest_batch(docs, report)
-            bar.update(len(docs))
+        if workers is None:
+            for docs in self._batches(items, report):
+                with self.write_lock:
+                    self._ingest_batch(docs, report)
+                bar.update(len(docs))
+        else:
+            def submit(docs: list[Document]) -> tuple[Any, list[str], int]:
+                # ids are unique within a run, so writing the batches ahead cannot change this answer
+                with self.write_lock:
+                    todo, replacing = self.changed(docs, report)
+                return (workers.submit(todo) if todo else None), replacing, len(docs)
+
+            for _, (handle, replacing, n) in in_order(self._batches(items, report), submit, workers.window):
+                if handle is not None:
+                    results, seconds = workers.result(handle)
+                    self.stages.add(seconds)
+                    with self.write_lock:
+                        self.load(results, replacing, report)
+                bar.update(n)
         bar.close()
         report.seconds = time.perf_counter() - t0
         report.stage_seconds = Stages.since(before, self.stages.snapshot())

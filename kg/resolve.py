@@ -43,7 +43,7 @@ import re
 import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -302,11 +302,14 @@ class EntityResolver:
         """The schema's type; a type the schema lacks takes neither the partial-name nor the acronym rule."""
         return self.schema.entity_types.get(name) or EntityType(name)
 
-    def resolve(self, mentions: Sequence[DocMention], store: "GraphStore | None" = None) -> Resolution:
+    def resolve(self, mentions: Sequence[DocMention], store: "GraphStore | None" = None,
+                known: Mapping[str, Any] | None = None) -> Resolution:
+        """known: name -> embedding already computed (by an extraction worker); others are embedded here."""
         if not mentions:
             return Resolution([], [])
+        known = known or {}
         clusters = self._clusters(mentions)
-        vectors = self._embed({_canonical(c.surfaces) for c in clusters})
+        vectors = self._embed({_canonical(c.surfaces) for c in clusters}, known)
         groups = _Groups([_full_names(c.surfaces, self.entity_type(c.type)) for c in clusters])
         self._merge_candidates(clusters, groups, vectors)
         ambiguous = self._attach_partial_names(clusters, groups)
@@ -323,7 +326,7 @@ class EntityResolver:
             full_surfaces = Counter({s: n for s, n in surfaces.items() if not is_partial_person_name(s, etype)})
             found.append(_Group(root, clusters[root].type, members, surfaces, groups.full[root],
                                 _canonical(full_surfaces or surfaces), clusters[root].doc if root in ambiguous else ""))
-        vectors.update(self._embed({g.name for g in found} - set(vectors)))
+        vectors.update(self._embed({g.name for g in found} - set(vectors), known))
         if store is not None:
             self._match_store(found, store, vectors)
         return self._entities(mentions, clusters, found, vectors, store)
@@ -345,12 +348,13 @@ class EntityResolver:
             c.docs.add(dm.doc_id)
         return [by_key[k] for k in sorted(by_key)]
 
-    def _embed(self, names: set[str]) -> dict[str, np.ndarray]:
-        ordered = sorted(names)  # the same texts in the same order: the same vectors
-        if not ordered:
-            return {}
-        with self.stages.timed("embeddings"):
-            return dict(zip(ordered, self.embedder.embed(ordered)))
+    def _embed(self, names: set[str], known: Mapping[str, Any]) -> dict[str, np.ndarray]:
+        out = {n: np.asarray(known[n], dtype=np.float32) for n in names if n in known}
+        ordered = sorted(set(names) - set(out))  # the same texts in the same order: the same vectors
+        if ordered:
+            with self.stages.timed("embeddings"):
+                out.update(zip(ordered, self.embedder.embed(ordered)))
+        return out
 
     def _merge_candidates(self, clusters: list[_Cluster], groups: _Groups, vectors: dict[str, np.ndarray]) -> None:
         """Rules 3 (acronyms) and 4 (embeddings of compatible names) among full names, strongest first."""

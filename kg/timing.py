@@ -40,6 +40,12 @@ class Stages:
             if stack:
                 stack[-1][1] = now
 
+    def add(self, seconds: dict[str, float]) -> None:
+        """Seconds spent elsewhere (an extraction worker): summed per stage, so with several workers
+        the stages can add up to more than the wall-clock time."""
+        for stage, dt in seconds.items():
+            self._add(stage, dt)
+
     def snapshot(self) -> dict[str, float]:
         with self._lock:
             return dict(self.seconds)
