@@ -59,7 +59,8 @@ class ProcessWorkers:
 
         if n < 1:
             raise UsageError(f"--workers {n}: give 1 or more")
-        self.window = 2 * n  # one batch being extracted and one waiting, per worker
+        self.size = n
+        self.window = 2  # a write batch being extracted, and the next one
         self._pool = ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn"), initializer=_start,
                                          initargs=(_worker_settings(settings, n),))
 
@@ -104,7 +105,8 @@ class RayWorkers:
         self._actors = [actor.remote(_worker_settings(settings, n).model_copy(update={"torch_threads": 1}))
                         for _ in range(n)]
         self._next = 0
-        self.window = 2 * n
+        self.size = n
+        self.window = 2
 
     def submit(self, docs: list[Document]) -> Any:
         actor = self._actors[self._next % len(self._actors)]

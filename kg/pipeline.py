@@ -109,7 +109,8 @@ class Workers(Protocol):
     """Extraction elsewhere (kg/parallel.py): submit a batch, later take its results and the
     seconds each stage took there (Pipeline.extract, then Pipeline.embed_results)."""
 
-    window: int  # batches in flight
+    size: int  # workers: each write batch is split in this many parts, extracted at once
+    window: int  # write batches in flight
 
     def submit(self, docs: list[Document]) -> Any: ...
 
@@ -126,6 +127,19 @@ def in_order(items: Iterable[T], submit: Callable[[T], Any], window: int) -> Ite
             yield pending.popleft()
     while pending:
         yield pending.popleft()
+
+
+def split_by_chars(docs: list[Document], parts: int) -> list[list[Document]]:
+    """At most `parts` runs of consecutive documents, of about equal characters, none empty."""
+    total = sum(len(d.text) for d in docs)
+    out: list[list[Document]] = []
+    done = 0
+    for d in docs:
+        if not out or (done + len(d.text) / 2 > total * len(out) / parts and len(out) < parts):
+            out.append([])
+        out[-1].append(d)
+        done += len(d.text)
+    return out
 
 
 class Pipeline:
@@ -313,17 +327,21 @@ class Pipeline:
                     self._ingest_batch(docs, report)
                 bar.update(len(docs))
         else:
-            def submit(docs: list[Document]) -> tuple[Any, list[str], int]:
+            def submit(docs: list[Document]) -> tuple[list[Any], list[str], int]:
                 # ids are unique within a run, so writing the batches ahead cannot change this answer
                 with self.write_lock:
                     todo, replacing = self.changed(docs, report)
-                return (workers.submit(todo) if todo else None), replacing, len(docs)
+                # a document's results do not depend on its batch-mates: the parts may go anywhere
+                return [workers.submit(part) for part in split_by_chars(todo, workers.size)], replacing, len(docs)
 
-            for _, (handle, replacing, n) in in_order(self._batches(items, report), submit, workers.window):
-                if handle is not None:
-                    results, seconds = workers.result(handle)
+            for _, (handles, replacing, n) in in_order(self._batches(items, report), submit, workers.window):
+                results = []
+                for handle in handles:
+                    part, seconds = workers.result(handle)
+                    results.extend(part)
                     self.stages.add(seconds)
-                    with self.write_lock:
+                if results:
+                    with self.write_lock:  # the write batch is the one an ingest without workers makes
                         self.load(results, replacing, report)
                 bar.update(n)
         bar.close()

@@ -84,3 +84,13 @@ def test_ray_actors_make_the_same_graph(pipeline, store, reference):
 def test_bad_worker_counts_are_refused():
     with pytest.raises(UsageError, match="--workers 0"):
         ProcessWorkers(Settings(), 0)
+
+
+def test_split_by_chars_keeps_order_and_balances():
+    from kg.pipeline import split_by_chars
+    from kg.types import Document
+
+    docs = [Document(str(i), "x" * n) for i, n in enumerate([10, 10, 10, 10, 50, 5])]
+    assert [[d.id for d in p] for p in split_by_chars(docs, 2)] == [["0", "1", "2", "3"], ["4", "5"]]
+    assert [len(p) for p in split_by_chars(docs, 10)] == [1] * 6  # never an empty part
+    assert split_by_chars(docs, 1) == [docs] and split_by_chars([], 3) == []
