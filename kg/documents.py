@@ -243,35 +243,9 @@ def _file_name_problem(name: str) -> str | None:
 
 
 def _read_one(item: Path, max_bytes: int, stdin: BinaryIO | None) -> Iterator[Document | InputError]:
-    jsonl = item.suffix.lower() in JSONL_SUFFIXES and str(item) != "-"
-    if jsonl:
-        yield from _read_jsonl_file(item, max_bytes)
-        return
-    limit = max_bytes
     if str(item) == "-":
-        source = "stdin"
-        raw, size = _read_limited(stdin or sys.stdin.buffer, limit)
-    else:
-        source = str(item)
-        problem = _file_name_problem(source)
-        if problem:
-            yield InputError(source, problem)
-            return
-        try:
-            with item.open("rb") as f:
-                raw, size = _read_limited(f, limit)
-        except OSError as e:
-            yield InputError(source, f"cannot be read ({e.strerror})")
-            return
-    if len(raw) > limit:
-        yield _too_big(source, size, limit, TEXT_LIMIT)
-    else:
-        # .txt, .md, stdin, or an explicitly named file of another suffix: accepted if it is UTF-8 text
-        yield read_text_source(raw, source, max_bytes)
-
-
-def _read_jsonl_file(item: Path, max_bytes: int) -> Iterator[Document | InputError]:
-    """A .jsonl file of any size, streamed: one line in memory at a time."""
+        yield _text_document(*_read_limited(stdin or sys.stdin.buffer, max_bytes), "stdin", max_bytes)
+        return
     source = str(item)
     problem = _file_name_problem(source)
     if problem:
@@ -279,10 +253,21 @@ def _read_jsonl_file(item: Path, max_bytes: int) -> Iterator[Document | InputErr
         return
     try:
         with item.open("rb", buffering=1 << 16) as f:
-            yield from _jsonl_lines(f.peek(8192)[:8192], _file_lines(f, JSONL_LINE_FACTOR * max_bytes), source,
-                                    max_bytes)
+            if item.suffix.lower() in JSONL_SUFFIXES:
+                # streamed, one line in memory at a time: a .jsonl file may be of any size
+                yield from _jsonl_lines(f.peek(8192)[:8192], _file_lines(f, JSONL_LINE_FACTOR * max_bytes), source,
+                                        max_bytes)
+            else:
+                yield _text_document(*_read_limited(f, max_bytes), source, max_bytes)
     except OSError as e:
         yield InputError(source, f"cannot be read ({e.strerror})")
+
+
+def _text_document(raw: bytes, size: int | None, source: str, max_bytes: int) -> Document | InputError:
+    if len(raw) > max_bytes:
+        return _too_big(source, size, max_bytes, TEXT_LIMIT)
+    # .txt, .md, stdin, or an explicitly named file of another suffix: accepted if it is UTF-8 text
+    return read_text_source(raw, source, max_bytes)
 
 
 def read_inputs(paths: list[str], max_bytes: int, stdin: BinaryIO | None = None) -> Iterator[Document | InputError]:
