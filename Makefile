@@ -16,7 +16,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	# the CPU wheel first: an unpinned torch would pull a multi-GB CUDA build
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e ".[dev]"
+	# ray: tests/kg/test_parallel.py runs the Ray workers on a local Ray instance
+	$(BIN)/pip install -q -e ".[dev,ray]"
 	touch $(STAMP)
 
 install: $(STAMP)

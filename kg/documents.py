@@ -16,7 +16,7 @@ import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, Iterable, Iterator
 
 from kg.types import Document
 from kg.validate import document_problem, line_problem, printable, quoted, text_problem
@@ -25,7 +25,8 @@ TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".text"}
 JSONL_SUFFIXES = {".jsonl", ".ndjson"}
 BOM = "\ufeff"
 TEXT_LIMIT = " (KG_MAX_FILE_BYTES)"
-JSONL_LIMIT = " for a .jsonl file (4 x KG_MAX_FILE_BYTES)"
+JSONL_LINE_FACTOR = 4  # a line's JSON may escape its text: room for that
+JSONL_LIMIT = " for a .jsonl line (4 x KG_MAX_FILE_BYTES)"
 
 
 @dataclass
@@ -121,20 +122,44 @@ def read_text_source(raw: bytes, source: str, max_bytes: int, id: str | None = N
 
 def read_jsonl_source(raw: bytes, source: str, max_bytes: int) -> Iterator[Document | InputError]:
     """One document per line; a bad line is an InputError naming file:line, the others still come."""
-    binary = _binary(raw, source)
+    # b"\n" only: U+2028, U+0085 and the other breaks of str.splitlines() are legal inside JSON
+    # strings. Each line is decoded alone, so one line of bad UTF-8 costs that line only.
+    yield from _jsonl_lines(raw[:8192], raw.split(b"\n"), source, max_bytes)
+
+
+def _jsonl_lines(head: bytes, lines: Iterable[bytes | None], source: str,
+                 max_bytes: int) -> Iterator[Document | InputError]:
+    """The documents of a .jsonl file's lines (None: a line over the limit), `head` its first bytes."""
+    binary = _binary(head, source)
     if binary:
         yield binary
         return
-    raw = raw.removeprefix(BOM.encode("utf-8"))  # framing only: offsets are into the JSON strings
-    if not raw.strip():
-        yield InputError(source, "is empty (no lines)")
-        return
-    # b"\n" only: U+2028, U+0085 and the other breaks of str.splitlines() are legal inside JSON
-    # strings. Each line is decoded alone, so one line of bad UTF-8 costs that line only.
-    for n, line in enumerate(raw.split(b"\n"), 1):
-        line = line.removesuffix(b"\r")
+    found = False
+    for n, line in enumerate(lines, 1):
+        if line is None:
+            found = True
+            yield _too_big(f"{source}:{n}", None, JSONL_LINE_FACTOR * max_bytes, JSONL_LIMIT)
+            continue
+        if n == 1:
+            line = line.removeprefix(BOM.encode("utf-8"))  # framing only: offsets are into the JSON strings
+        line = line.removesuffix(b"\n").removesuffix(b"\r")
         if line.strip():
+            found = True
             yield _jsonl_document(line, f"{source}:{n}", max_bytes)
+    if not found:
+        yield InputError(source, "is empty (no lines)")
+
+
+def _file_lines(f: BinaryIO, cap: int) -> Iterator[bytes | None]:
+    """A file's lines as they are read, never the whole file: a line over `cap` bytes is skipped
+    (None) without being held."""
+    while line := f.readline(cap + 1):
+        if len(line) > cap and not line.endswith(b"\n"):
+            while (rest := f.readline(1 << 20)) and not rest.endswith(b"\n"):
+                pass
+            yield None
+        else:
+            yield line
 
 
 def _jsonl_document(raw_line: bytes, where: str, max_bytes: int) -> Document | InputError:
@@ -218,30 +243,31 @@ def _file_name_problem(name: str) -> str | None:
 
 
 def _read_one(item: Path, max_bytes: int, stdin: BinaryIO | None) -> Iterator[Document | InputError]:
-    jsonl = item.suffix.lower() in JSONL_SUFFIXES
-    limit = max_bytes * 4 if jsonl else max_bytes  # a .jsonl file holds many documents
     if str(item) == "-":
-        source = "stdin"
-        raw, size = _read_limited(stdin or sys.stdin.buffer, limit)
-    else:
-        source = str(item)
-        problem = _file_name_problem(source)
-        if problem:
-            yield InputError(source, problem)
-            return
-        try:
-            with item.open("rb") as f:
-                raw, size = _read_limited(f, limit)
-        except OSError as e:
-            yield InputError(source, f"cannot be read ({e.strerror})")
-            return
-    if len(raw) > limit:
-        yield _too_big(source, size, limit, JSONL_LIMIT if jsonl else TEXT_LIMIT)
-    elif jsonl:
-        yield from read_jsonl_source(raw, source, max_bytes)
-    else:
-        # .txt, .md, stdin, or an explicitly named file of another suffix: accepted if it is UTF-8 text
-        yield read_text_source(raw, source, max_bytes)
+        yield _text_document(*_read_limited(stdin or sys.stdin.buffer, max_bytes), "stdin", max_bytes)
+        return
+    source = str(item)
+    problem = _file_name_problem(source)
+    if problem:
+        yield InputError(source, problem)
+        return
+    try:
+        with item.open("rb", buffering=1 << 16) as f:
+            if item.suffix.lower() in JSONL_SUFFIXES:
+                # streamed, one line in memory at a time: a .jsonl file may be of any size
+                yield from _jsonl_lines(f.peek(8192)[:8192], _file_lines(f, JSONL_LINE_FACTOR * max_bytes), source,
+                                        max_bytes)
+            else:
+                yield _text_document(*_read_limited(f, max_bytes), source, max_bytes)
+    except OSError as e:
+        yield InputError(source, f"cannot be read ({e.strerror})")
+
+
+def _text_document(raw: bytes, size: int | None, source: str, max_bytes: int) -> Document | InputError:
+    if len(raw) > max_bytes:
+        return _too_big(source, size, max_bytes, TEXT_LIMIT)
+    # .txt, .md, stdin, or an explicitly named file of another suffix: accepted if it is UTF-8 text
+    return read_text_source(raw, source, max_bytes)
 
 
 def read_inputs(paths: list[str], max_bytes: int, stdin: BinaryIO | None = None) -> Iterator[Document | InputError]:

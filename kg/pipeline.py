@@ -9,7 +9,10 @@ import threading
 import time
 import unicodedata
 from dataclasses import dataclass, field, replace
-from typing import Iterable, Iterator, Sequence
+from collections import deque
+from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence, TypeVar
+
+import numpy as np
 
 from extractors.base import EntityExtractor, RelationExtractor
 from extractors.entities.phrases import NounPhraseExtractor, phrase_key
@@ -24,6 +27,7 @@ from kg.normalize import NormalizedText, normalize_for_models
 from kg.resolve import DocMention, EntityResolver
 from kg.stores.base import GraphStore
 from kg.stores.merge import add_relation
+from kg.timing import Stages
 from kg.types import (
     Chunk,
     Document,
@@ -35,6 +39,9 @@ from kg.types import (
     Relation,
     RelationLink,
 )
+
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -51,6 +58,7 @@ class IngestReport:
     seconds: float = 0.0
     errors: list[InputError] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # "{doc id}: {warning}", e.g. not English
+    stage_seconds: dict[str, float] = field(default_factory=dict)  # kg/timing.py's stages, this ingest only
 
     @property
     def ok(self) -> bool:
@@ -97,6 +105,43 @@ def _cite_original(doc: Document, norm: NormalizedText, chunks: list[Chunk], men
             r.start, r.end = norm.to_original(r.start, r.end)
 
 
+class Workers(Protocol):
+    """Extraction elsewhere (kg/parallel.py): submit a batch, later take its results and the
+    seconds each stage took there (Pipeline.extract, then Pipeline.embed_results)."""
+
+    size: int  # workers: each write batch is split in this many parts, extracted at once
+    window: int  # write batches in flight
+
+    def submit(self, docs: list[Document]) -> Any: ...
+
+    def result(self, handle: Any) -> tuple[list[ExtractionResult], dict[str, float]]: ...
+
+
+def in_order(items: Iterable[T], submit: Callable[[T], Any], window: int) -> Iterator[tuple[T, Any]]:
+    """(item, handle) in input order, with at most `window` submitted and not yet taken: a long
+    input is read as it is consumed, never all at once."""
+    pending: deque[tuple[T, Any]] = deque()
+    for item in items:
+        pending.append((item, submit(item)))
+        if len(pending) >= window:
+            yield pending.popleft()
+    while pending:
+        yield pending.popleft()
+
+
+def split_by_chars(docs: list[Document], parts: int) -> list[list[Document]]:
+    """At most `parts` runs of consecutive documents, of about equal characters, none empty."""
+    total = sum(len(d.text) for d in docs)
+    out: list[list[Document]] = []
+    done = 0
+    for d in docs:
+        if not out or (done + len(d.text) / 2 > total * len(out) / parts and len(out) < parts):
+            out.append([])
+        out[-1].append(d)
+        done += len(d.text)
+    return out
+
+
 class Pipeline:
     def __init__(
         self,
@@ -123,6 +168,8 @@ class Pipeline:
         # ingest (or a delete) in between would make duplicates or dangling mentions. Hosts that
         # write through other paths (the API's DELETE, the MCP tools) take this lock too.
         self.write_lock = threading.RLock()
+        self.stages = Stages()  # seconds per stage, summed over this pipeline's life
+        resolver.stages = self.stages
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, store: GraphStore | None = None) -> "Pipeline":
@@ -155,15 +202,21 @@ class Pipeline:
         The models read a normalised copy (kg/normalize.py: no zero-width characters, plain
         spaces, NFC, emoji as spaces); every offset is mapped back afterwards.
         """
-        normalized = [normalize_for_models(d.text) for d in docs]
-        model_docs = [d if n.is_identity else replace(d, text=n.text) for d, n in zip(docs, normalized)]
-        chunks_per_doc = self.chunker.chunk(model_docs)
+        timed = self.stages.timed
+        with timed("chunking"):
+            normalized = [normalize_for_models(d.text) for d in docs]
+            model_docs = [d if n.is_identity else replace(d, text=n.text) for d, n in zip(docs, normalized)]
+            chunks_per_doc = self.chunker.chunk(model_docs)
         flat = [c for cs in chunks_per_doc for c in cs]
-        mentions = self.entities.extract(flat)
-        relations = self.relations.extract(flat, mentions)
+        with timed("ner"):
+            mentions = self.entities.extract(flat)
+        with timed("relations"):
+            relations = self.relations.extract(flat, mentions)
         if self.phrases is not None:
             titles = {d.id: phrase_key(d.title.split()) for d in docs}
-            for c, keys in zip(flat, self.phrases.extract(flat, mentions)):
+            with timed("phrases"):
+                keys_per_chunk = self.phrases.extract(flat, mentions)
+            for c, keys in zip(flat, keys_per_chunk):
                 # the title names what every chunk of the document is about: a phrase of each
                 c.phrases = list(dict.fromkeys(([titles[c.doc_id]] if titles[c.doc_id] else []) + keys))
         out, pos = [], 0
@@ -178,21 +231,44 @@ class Pipeline:
 
     # --- ingestion ---
 
-    def build_batch(self, results: Sequence[ExtractionResult]) -> tuple[GraphBatch, int]:
-        """Embed, resolve against the store, and assemble one write batch."""
-        chunks = [c for r in results for c in r.chunks]
+    def embed_results(self, results: Sequence[ExtractionResult]) -> None:
+        """Compute, in place, what build_batch would embed: the chunks' vectors, and each result's
+        phrase keys and entity names (ExtractionResult.vectors). A worker does this beside its
+        extraction, so the one writer embeds nothing (vectors depend on their text alone)."""
+        self._embed_chunks([c for r in results for c in r.chunks], results)
+        for r in results:
+            texts = sorted({k for c in r.chunks for k in c.phrases}
+                           | {m.name or m.text for ms in r.mentions for m in ms})
+            with self.stages.timed("embeddings"):
+                r.vectors = dict(zip(texts, self.embedder.embed(texts)))
+
+    def _embed_chunks(self, chunks: list[Chunk], results: Sequence[ExtractionResult]) -> None:
         # embed what the models read (no zero-width characters, emoji, ...), under the document's
         # title: a passage is found by what it is about, which the title often says and the text not
-        vecs = self.embedder.embed([embedding_text(r.doc.title, c.text) for r in results for c in r.chunks])
-        for c, v in zip(chunks, vecs):
+        todo = [(r.doc.title, c) for r in results for c in r.chunks if c.embedding is None]
+        with self.stages.timed("embeddings"):
+            vecs = self.embedder.embed([embedding_text(title, c.text) for title, c in todo])
+        for (_, c), v in zip(todo, vecs):
             c.embedding = v.tolist()
+
+    def build_batch(self, results: Sequence[ExtractionResult]) -> tuple[GraphBatch, int]:
+        """Embed (what a worker has not), resolve against the store, and assemble one write batch."""
+        timed = self.stages.timed
+        chunks = [c for r in results for c in r.chunks]
+        self._embed_chunks(chunks, results)
+        known = {t: v for r in results for t, v in r.vectors.items()}
         phrase_keys = sorted({k for c in chunks for k in c.phrases})
-        new_keys = self.store.missing_phrases(phrase_keys) if self.store is not None else phrase_keys
-        phrases = [Phrase(k, v.tolist()) for k, v in zip(new_keys, self.embedder.embed(new_keys))]
+        with timed("writes"):  # a store read: only phrases the store lacks are embedded
+            new_keys = self.store.missing_phrases(phrase_keys) if self.store is not None else phrase_keys
+        todo = [k for k in new_keys if k not in known]
+        with timed("embeddings"):
+            known.update(zip(todo, self.embedder.embed(todo)))
+        phrases = [Phrase(k, np.asarray(known[k]).tolist()) for k in new_keys]
         doc_mentions = [
             DocMention(r.doc.id, m) for r in results for ms in r.mentions for m in ms
         ]
-        res = self.resolver.resolve(doc_mentions, self.store)
+        with timed("resolution"):  # the names' embeddings inside count as "embeddings"
+            res = self.resolver.resolve(doc_mentions, self.store, known)
         batch = GraphBatch(documents=[r.doc for r in results], chunks=chunks, entities=res.entities,
                            phrases=phrases)
         rel_index: dict[tuple[str, str, str], RelationLink] = {}
@@ -234,49 +310,82 @@ class Pipeline:
             yield batch
 
     def ingest(self, items: Iterable[Document | InputError], progress: bool | None = None,
-               total: int | None = None, on_error=None) -> IngestReport:
-        """Ingest documents; InputErrors in the stream are collected, never fatal."""
+               total: int | None = None, on_error=None, workers: Workers | None = None) -> IngestReport:
+        """Ingest documents; InputErrors in the stream are collected, never fatal. With workers,
+        extraction and embeddings run there, and this process resolves and writes, in input order."""
         from tqdm import tqdm
 
         if self.store is None:
             raise RuntimeError("Pipeline.ingest needs a store")
         report = IngestReport()
-        t0 = time.perf_counter()
+        t0, before = time.perf_counter(), self.stages.snapshot()
         # progress=None: a bar only when stderr is a terminal
         bar = tqdm(total=total, unit="doc", desc="ingest", disable=None if progress is None else not progress)
-        for docs in self._batches(items, report):
-            with self.write_lock:
-                self._ingest_batch(docs, report)
-            bar.update(len(docs))
+        if workers is None:
+            for docs in self._batches(items, report):
+                with self.write_lock:
+                    self._ingest_batch(docs, report)
+                bar.update(len(docs))
+        else:
+            def submit(docs: list[Document]) -> tuple[list[Any], list[str], int]:
+                # ids are unique within a run, so writing the batches ahead cannot change this answer
+                with self.write_lock:
+                    todo, replacing = self.changed(docs, report)
+                # a document's results do not depend on its batch-mates: the parts may go anywhere
+                return [workers.submit(part) for part in split_by_chars(todo, workers.size)], replacing, len(docs)
+
+            for _, (handles, replacing, n) in in_order(self._batches(items, report), submit, workers.window):
+                results = []
+                for handle in handles:
+                    part, seconds = workers.result(handle)
+                    results.extend(part)
+                    self.stages.add(seconds)
+                if results:
+                    with self.write_lock:  # the write batch is the one an ingest without workers makes
+                        self.load(results, replacing, report)
+                bar.update(n)
         bar.close()
         report.seconds = time.perf_counter() - t0
+        report.stage_seconds = Stages.since(before, self.stages.snapshot())
         return report
 
     def _ingest_batch(self, docs: list[Document], report: IngestReport) -> None:
+        todo, replacing = self.changed(docs, report)
+        if todo:
+            self.load(self.extract(todo), replacing, report)
+
+    def changed(self, docs: list[Document], report: IngestReport) -> tuple[list[Document], list[str]]:
+        """The documents to (re)ingest, and the ids among them that replace a stored version;
+        those stored with the same content are counted unchanged."""
         todo, replacing = [], []
+        with self.stages.timed("writes"):
+            stored_docs = self.store.get_documents([d.id for d in docs])
         for d in docs:
-            stored = self.store.get_document(d.id)
+            stored = stored_docs.get(d.id)
             if stored is not None and stored.sha256 == d.sha256:
                 report.unchanged += 1
                 continue
             todo.append(d)
             if stored is not None:
                 replacing.append(d.id)
-        if todo:
-            results = self.extract(todo)
-            report.warnings.extend(f"{r.doc.id}: {w}" for r in results for w in r.warnings)
-            batch, merged = self.build_batch(results)
-            # one atomic write: the new versions in, the old versions out, or nothing at all
-            batch.replaces = replacing
+        return todo, replacing
+
+    def load(self, results: Sequence[ExtractionResult], replacing: Sequence[str], report: IngestReport) -> None:
+        """Embed, resolve and write one batch's extraction results (the caller holds write_lock)."""
+        report.warnings.extend(f"{r.doc.id}: {w}" for r in results for w in r.warnings)
+        batch, merged = self.build_batch(results)
+        # one atomic write: the new versions in, the old versions out, or nothing at all
+        batch.replaces = list(replacing)
+        with self.stages.timed("writes"):
             self.store.upsert(batch)
-            report.updated += len(replacing)
-            report.ingested += len(todo) - len(replacing)
-            report.chunks += len(batch.chunks)
-            report.mentions += len(batch.mentions)
-            report.entities += len(batch.entities)
-            report.merged_into_existing += merged
-            report.relations += len(batch.relations)
-            report.words += sum(len(d.text.split()) for d in todo)
+        report.updated += len(replacing)
+        report.ingested += len(results) - len(replacing)
+        report.chunks += len(batch.chunks)
+        report.mentions += len(batch.mentions)
+        report.entities += len(batch.entities)
+        report.merged_into_existing += merged
+        report.relations += len(batch.relations)
+        report.words += sum(len(r.doc.text.split()) for r in results)
 
 
 def extraction_json(result: ExtractionResult) -> dict:

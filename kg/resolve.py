@@ -43,12 +43,13 @@ import re
 import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
 from graph_schema import load_schema
 from graph_schema.schema import EntityType, Schema
+from kg.timing import Stages
 from kg.types import Entity, Mention
 
 if TYPE_CHECKING:
@@ -295,16 +296,20 @@ class EntityResolver:
         self.threshold = threshold
         self.schema = schema or load_schema()
         self.store_candidates = store_candidates
+        self.stages = Stages()  # the pipeline shares its own, so name embeddings count as embeddings
 
     def entity_type(self, name: str) -> EntityType:
         """The schema's type; a type the schema lacks takes neither the partial-name nor the acronym rule."""
         return self.schema.entity_types.get(name) or EntityType(name)
 
-    def resolve(self, mentions: Sequence[DocMention], store: "GraphStore | None" = None) -> Resolution:
+    def resolve(self, mentions: Sequence[DocMention], store: "GraphStore | None" = None,
+                known: Mapping[str, Any] | None = None) -> Resolution:
+        """known: name -> embedding already computed (by an extraction worker); others are embedded here."""
         if not mentions:
             return Resolution([], [])
+        known = known or {}
         clusters = self._clusters(mentions)
-        vectors = self._embed({_canonical(c.surfaces) for c in clusters})
+        vectors = self._embed({_canonical(c.surfaces) for c in clusters}, known)
         groups = _Groups([_full_names(c.surfaces, self.entity_type(c.type)) for c in clusters])
         self._merge_candidates(clusters, groups, vectors)
         ambiguous = self._attach_partial_names(clusters, groups)
@@ -321,7 +326,7 @@ class EntityResolver:
             full_surfaces = Counter({s: n for s, n in surfaces.items() if not is_partial_person_name(s, etype)})
             found.append(_Group(root, clusters[root].type, members, surfaces, groups.full[root],
                                 _canonical(full_surfaces or surfaces), clusters[root].doc if root in ambiguous else ""))
-        vectors.update(self._embed({g.name for g in found} - set(vectors)))
+        vectors.update(self._embed({g.name for g in found} - set(vectors), known))
         if store is not None:
             self._match_store(found, store, vectors)
         return self._entities(mentions, clusters, found, vectors, store)
@@ -343,9 +348,13 @@ class EntityResolver:
             c.docs.add(dm.doc_id)
         return [by_key[k] for k in sorted(by_key)]
 
-    def _embed(self, names: set[str]) -> dict[str, np.ndarray]:
-        ordered = sorted(names)  # the same texts in the same order: the same vectors
-        return dict(zip(ordered, self.embedder.embed(ordered))) if ordered else {}
+    def _embed(self, names: set[str], known: Mapping[str, Any]) -> dict[str, np.ndarray]:
+        out = {n: np.asarray(known[n], dtype=np.float32) for n in names if n in known}
+        ordered = sorted(set(names) - set(out))  # the same texts in the same order: the same vectors
+        if ordered:
+            with self.stages.timed("embeddings"):
+                out.update(zip(ordered, self.embedder.embed(ordered)))
+        return out
 
     def _merge_candidates(self, clusters: list[_Cluster], groups: _Groups, vectors: dict[str, np.ndarray]) -> None:
         """Rules 3 (acronyms) and 4 (embeddings of compatible names) among full names, strongest first."""
@@ -416,7 +425,7 @@ class EntityResolver:
     def _match_store(self, found: list[_Group], store: "GraphStore", vectors: dict[str, np.ndarray]) -> None:
         """Give each group at most one stored entity: by key, else by vector; strongest first."""
         keys = {g.root: lookup_keys(list(g.surfaces), self.entity_type(g.type)) for g in found if not g.local_to}
-        by_key = store.find_entities_by_alias(sorted({k for ks in keys.values() for k in ks}))
+        by_key = store.find_entities_by_alias(sorted({k for ks in keys.values() for k in ks}), with_embedding=False)
         stored_full: dict[str, list[_Name]] = {}
 
         def fits(g: _Group, e: Entity) -> bool:
@@ -428,19 +437,34 @@ class EntityResolver:
             return not _conflict(g.full, stored_full[e.id], etype.acronyms)
 
         candidates: list[tuple[int, float, str, str, int, Entity]] = []
+        by_vector: list[int] = []  # groups that look for a stored entity by their name's vector
+        by_rule: dict[int, list[Entity]] = {}
         for gi, g in enumerate(found):
             if g.local_to:
                 continue
-            vec = vectors[g.name]
             hits = {e.id: e for k in keys[g.root] for e in by_key.get(k, []) if e.type == g.type}
-            by_rule = [e for _, e in sorted(hits.items()) if fits(g, e)]
-            for e in by_rule:
-                sim = float(vec @ np.asarray(e.embedding)) if e.embedding is not None else 0.0
-                candidates.append((_RULE, -sim, g.name, e.id, gi, e))
-            if not by_rule and g.full:  # a group of partial names never matches by vector
-                for hit in store.similar_entities(vec.tolist(), self.store_candidates, type=g.type):
-                    if hit.score >= self.threshold and fits(g, hit.item):
-                        candidates.append((_EMBEDDING, -hit.score, g.name, hit.item.id, gi, hit.item))
+            by_rule[gi] = [e for _, e in sorted(hits.items()) if fits(g, e)]
+            if not by_rule[gi] and g.full:  # a group of partial names never matches by vector
+                by_vector.append(gi)
+        # rule matches are taken strongest first; the order matters only where a group has several
+        # or an entity is wanted by several groups, so only those entities' vectors are read
+        wanted = Counter(e.id for es in by_rule.values() for e in es)
+        contested = {gi for gi, es in by_rule.items() if len(es) > 1 or any(wanted[e.id] > 1 for e in es)}
+        stored_vecs = {e.id: e.embedding for e in store.get_entities(
+            sorted({e.id for gi in contested for e in by_rule[gi]}))}
+        for gi, es in by_rule.items():
+            for e in es:
+                emb = stored_vecs.get(e.id)
+                sim = float(vectors[found[gi].name] @ np.asarray(emb)) if emb is not None else 0.0
+                candidates.append((_RULE, -sim, found[gi].name, e.id, gi, e))
+        # one store query for all of them (not a round trip per group)
+        nearest = store.similar_entities_many([vectors[found[gi].name] for gi in by_vector], self.store_candidates,
+                                              [found[gi].type for gi in by_vector], min_score=self.threshold,
+                                              with_embedding=False)
+        for gi, hits in zip(by_vector, nearest):
+            for hit in hits:
+                if fits(found[gi], hit.item):
+                    candidates.append((_EMBEDDING, -hit.score, found[gi].name, hit.item.id, gi, hit.item))
         for _, _, _, eid, gi, e in sorted(candidates, key=lambda c: c[:5]):
             g = found[gi]
             if g.stored is None and fits(g, e):  # fits again: other groups may have taken e since
@@ -456,7 +480,7 @@ class EntityResolver:
             # a stored entity this group did not take (its names conflict) may own the id of this
             # group's name: a salted id keeps the two apart. (A document's own ambiguous name may
             # reuse its id: that id is of this document's name.)
-            clash = {e.id for e in store.get_entities(sorted(set(new_ids.values())))}
+            clash = {e.id for e in store.get_entities(sorted(set(new_ids.values())), with_embedding=False)}
             for g in found:
                 if new_ids.get(g.root) in clash and not g.local_to:
                     new_ids[g.root] = entity_id(g.type, g.name, "|" + "|".join(sorted(g.surfaces)))

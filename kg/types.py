@@ -184,3 +184,6 @@ class ExtractionResult:
     mentions: list[list[Mention]]  # per chunk
     relations: list[list[Relation]]  # per chunk; head/tail index that chunk's mentions
     warnings: list[str] = field(default_factory=list)  # e.g. the text does not look like English
+    # text -> embedding, computed where the extraction ran (a worker): its phrase keys and entity
+    # names, so the writer need not embed them (an embedding depends on its text alone)
+    vectors: dict[str, Any] = field(default_factory=dict)

@@ -21,10 +21,10 @@ PACKAGES = ("kg", "extractors", "graph_schema", "api")
 
 # module-name prefixes -> layer; the longest matching prefix wins
 LAYERS = {
-    "kg": 1, "kg.types": 1, "kg.errors": 1, "kg.validate": 1, "kg.config": 1, "graph_schema": 1,
+    "kg": 1, "kg.types": 1, "kg.timing": 1, "kg.errors": 1, "kg.validate": 1, "kg.config": 1, "graph_schema": 1,
     "extractors": 2, "kg.chunking": 2, "kg.embed": 2, "kg.resolve": 2, "kg.normalize": 2, "kg.language": 2,
     "kg.documents": 2, "kg.stores": 2,
-    "kg.pipeline": 3, "kg.retrieval": 3, "kg.explore": 3, "kg.jobs": 3, "kg.views": 3, "kg.export": 3,
+    "kg.pipeline": 3, "kg.parallel": 3, "kg.retrieval": 3, "kg.explore": 3, "kg.jobs": 3, "kg.views": 3, "kg.export": 3,
     "extractors.training": 3, "extractors.evaluation": 3,
     "kg.cli": 4, "api": 4, "kg.demo": 4,
 }

@@ -37,10 +37,18 @@ def cmd_ingest(args) -> int:
     from kg.pipeline import Pipeline
 
     settings = get_settings()
+    if args.workers < 0:
+        raise UsageError(f"--workers {args.workers}: give 0 (extract in this process) or more")
     with _open_store() as store:
         pipeline = Pipeline.from_settings(settings, store)
-        items = list(read_inputs(args.paths, settings.max_file_bytes))
-        report = pipeline.ingest(items, progress=None if not args.quiet else False, total=len(items))
+        workers = _workers(settings, args)
+        try:
+            # read as ingested: a large .jsonl is never held whole
+            report = pipeline.ingest(read_inputs(args.paths, settings.max_file_bytes),
+                                     progress=None if not args.quiet else False, workers=workers)
+        finally:
+            if workers is not None:
+                workers.close()
     for e in report.errors:
         _err(str(e))
     for w in report.warnings:  # not errors: the exit code stays
@@ -55,6 +63,14 @@ def cmd_ingest(args) -> int:
         summary += f"; {len(report.errors)} input(s) refused"
     print(summary)
     return 1 if report.errors else 0
+
+
+def _workers(settings, args):
+    from kg.parallel import ProcessWorkers, RayWorkers
+
+    if args.ray:
+        return RayWorkers(settings, args.workers or 2, None if args.ray == "local" else args.ray)
+    return ProcessWorkers(settings, args.workers) if args.workers else None
 
 
 def cmd_extract(args) -> int:
@@ -164,6 +180,12 @@ def register(sub) -> None:
     p = sub.add_parser("ingest", help="extract and store documents (.txt, .md, .jsonl, directories, - for stdin)")
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--workers", type=int, default=0, metavar="N",
+                   help="extract and embed in N worker processes; this one resolves and writes (default 0: "
+                        "all in this process)")
+    p.add_argument("--ray", metavar="ADDRESS",
+                   help="extract on Ray actors instead (pip install 'kg[ray]'): ADDRESS as ray.init takes it "
+                        "('auto', 'ray://HOST:10001', or 'local' to start one here); --workers actors, default 2")
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("extract", help="dry run: entities and relations of one file, nothing stored")

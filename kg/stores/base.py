@@ -48,10 +48,11 @@ class GraphStore(Protocol):
         read-only with a time limit (QueryLimitExceeded), cut at max_rows."""
         ...
 
-    def get_entities(self, ids: Sequence[str]) -> list[Entity]: ...
+    def get_entities(self, ids: Sequence[str], with_embedding: bool = True) -> list[Entity]: ...
 
-    def find_entities_by_alias(self, keys: Sequence[str]) -> dict[str, list[Entity]]:
-        """Entities that have any of these lookup keys (Entity.keys, which the resolver computes)."""
+    def find_entities_by_alias(self, keys: Sequence[str], with_embedding: bool = True) -> dict[str, list[Entity]]:
+        """Entities that have any of these lookup keys (Entity.keys, which the resolver computes);
+        with_embedding=False leaves their vectors out (384 floats each: the costly part of a read)."""
         ...
 
     def similar_entities(
@@ -59,10 +60,11 @@ class GraphStore(Protocol):
     ) -> list[Scored[Entity]]: ...
 
     def similar_entities_many(
-        self, vectors: Sequence[Sequence[float]], k: int, type: str | None = None, with_embedding: bool = True
+        self, vectors: Sequence[Sequence[float]], k: int, types: Sequence[str | None] | None = None,
+        min_score: float | None = None, with_embedding: bool = True,
     ) -> list[list[Scored[Entity]]]:
-        """similar_entities of each vector (one list per vector, in order), in one round trip
-        where the backend can."""
+        """similar_entities for each vector (one list per vector, in order, each with its own type),
+        hits under min_score left out: one round trip where the backend can."""
         ...
 
     def entities_named_like(self, text: str, k: int, type: str | None = None) -> list[Entity]:

@@ -139,10 +139,13 @@ class CypherStore:
         """(entity properties, cosine similarity), best first."""
         raise NotImplementedError
 
-    def _nearest_entities_many(self, vectors: list[Vector], k: int, type: str | None,
-                               with_embedding: bool = True) -> list[list[tuple[dict[str, Any], float]]]:
-        """_nearest_entities of each vector; a backend that can answer them in one round trip overrides this."""
-        return [self._nearest_entities(v, k, type, with_embedding) for v in vectors]
+    def _nearest_entities_many(self, vectors: list[Vector], k: int, types: list[str | None],
+                               min_score: float | None, with_embedding: bool = True
+                               ) -> list[list[tuple[dict[str, Any], float]]]:
+        """Per vector, what _nearest_entities(vector, k, type) gives, less the hits under min_score.
+        A backend that can answers all of them in one round trip; this default asks one at a time."""
+        return [[(p, s) for p, s in self._nearest_entities(v, k, t, with_embedding) if min_score is None or s >= min_score]
+                for v, t in zip(vectors, types)]
 
     def _nearest_chunks(self, vector: Vector, n: int, scored: bool = False) -> list:
         """Chunk maps (CHUNK_FIELDS), nearest first; with scored, (map, cosine similarity) pairs."""
@@ -517,10 +520,11 @@ class CypherStore:
                 found[p["id"]] = entity_from(p)
         return [found[i] for i in dict.fromkeys(ids) if i in found]  # in the order asked, unknown ids left out
 
-    def find_entities_by_alias(self, keys: Sequence[str]) -> dict[str, list[Entity]]:
+    def find_entities_by_alias(self, keys: Sequence[str], with_embedding: bool = True) -> dict[str, list[Entity]]:
         out: dict[str, dict[str, Entity]] = defaultdict(dict)
+        fields = "properties(e)" if with_embedding else f"e {ENTITY_FIELDS}"
         for part in cy.batches(sorted(set(keys)), self.batch_size):
-            for k, p in self._rows("UNWIND $keys AS k MATCH (e:Entity) WHERE k IN e.keys RETURN k, properties(e)",
+            for k, p in self._rows(f"UNWIND $keys AS k MATCH (e:Entity) WHERE k IN e.keys RETURN k, {fields}",
                                    {"keys": list(part)}):
                 out[k][p["id"]] = entity_from(p)
         return {k: [v[i] for i in sorted(v)] for k, v in out.items()}
@@ -541,16 +545,20 @@ class CypherStore:
 
     def similar_entities(self, vector: Sequence[float], k: int, type: str | None = None,
                          with_embedding: bool = True) -> list[Scored[Entity]]:
-        return self.similar_entities_many([vector], k, type, with_embedding)[0]
+        return self.similar_entities_many([vector], k, [type], with_embedding=with_embedding)[0]
 
-    def similar_entities_many(self, vectors: Sequence[Sequence[float]], k: int, type: str | None = None,
+    def similar_entities_many(self, vectors: Sequence[Sequence[float]], k: int,
+                              types: Sequence[str | None] | None = None, min_score: float | None = None,
                               with_embedding: bool = True) -> list[list[Scored[Entity]]]:
-        """similar_entities of each vector, in one list per vector (one round trip where the backend can)."""
+        """similar_entities for many vectors at once (entity resolution asks for a whole batch's
+        names, retrieval for a question's phrases), each with its own type filter, keeping only
+        hits scoring at least min_score; one list per vector, in order."""
         if k <= 0 or not len(vectors):
             return [[] for _ in vectors]
-        vecs = self._query_vectors(vectors)
+        types = list(types) if types is not None else [None] * len(vectors)
         return [[Scored(entity_from(p), s) for p, s in hits]
-                for hits in self._nearest_entities_many(vecs, k, type, with_embedding)]
+                for hits in self._nearest_entities_many(self._query_vectors(vectors), k, types, min_score,
+                                                        with_embedding)]
 
     def similar_phrases(self, vector: Sequence[float], k: int) -> list[Scored[Phrase]]:
         return self.similar_phrases_many([vector], k)[0]

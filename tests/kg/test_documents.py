@@ -159,8 +159,10 @@ def test_size_message_gives_the_real_size(tmp_path):
     _, errors = _split(_read([big, big_jsonl]))
     assert [e.message for e in errors] == [
         "is 2.5 MB, over the 1.0 MB limit (KG_MAX_FILE_BYTES); split it",
-        "is 5.0 MB, over the 4.0 MB limit for a .jsonl file (4 x KG_MAX_FILE_BYTES); split it",
+        # a .jsonl file is streamed, of any size; a line is refused once it passes the limit
+        "is over the 4.0 MB limit for a .jsonl line (4 x KG_MAX_FILE_BYTES); split it",
     ]
+    assert errors[1].source == f"{big_jsonl}:1"
     just_over = tmp_path / "just_over.txt"
     just_over.write_bytes(b"x" * (LIMIT + 1))
     assert _read([just_over])[0].message == (
@@ -189,3 +191,18 @@ def test_make_document_refuses_what_the_store_cannot_take():
         make_document("a\udc80")
     with pytest.raises(ValueError, match='"id" is empty'):
         make_document("Text.", id="")
+
+
+def test_jsonl_is_streamed_and_a_long_line_costs_that_line_only(tmp_path):
+    path = tmp_path / "long.jsonl"
+    with path.open("wb") as f:
+        f.write(json.dumps({"id": "a", "text": "First."}).encode() + b"\n")
+        f.write(b'{"id": "b", "text": "' + b"x" * (4 * LIMIT) + b'"}\n')  # over 4 x the limit, as raw JSON
+        f.write(json.dumps({"id": "c", "text": "Third."}).encode() + b"\r\n")
+    items = iter(read_inputs([str(path)], LIMIT))
+    first = next(items)  # a lazy reader: the first line comes before the rest is read
+    assert (first.id, first.text) == ("a", "First.")
+    docs, errors = _split(list(items))
+    assert [(d.id, d.text) for d in docs] == [("c", "Third.")]
+    assert [(e.source, e.message) for e in errors] == [
+        (f"{path}:2", "is over the 4.0 MB limit for a .jsonl line (4 x KG_MAX_FILE_BYTES); split it")]

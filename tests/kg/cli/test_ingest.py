@@ -153,3 +153,19 @@ def test_closed_stdout_ends_quietly(kg, tmp_path):
     out = piped("query 'RETURN range(1, 100000) AS r' --json")
     assert out.returncode == 141, (out.returncode, out.stderr)
     assert out.stderr == "" and len(out.stdout) == 20
+
+
+def test_ingest_with_worker_processes(kg, tmp_path):
+    """--workers 2: extraction in two worker processes, one writer (tests/kg/test_parallel.py compares graphs)."""
+    corpus = tmp_path / "docs.jsonl"
+    corpus.write_text("".join(json.dumps({"id": f"d{i}", "text": t}) + "\n" for i, t in enumerate([
+        "Tim Cook is the chief executive of Apple. Apple is based in Cupertino.",
+        "Satya Nadella leads Microsoft in Redmond.",
+        "Angela Merkel lived in Berlin. Berlin is the capital of Germany.",
+    ])))
+    out = kg("ingest", "-q", "--workers", "2", str(corpus))
+    assert out.returncode == 0, out.stderr
+    assert "ingested 3 new" in out.stdout
+    assert _stats(kg)["documents"] == 3
+    bad = kg("ingest", "-q", "--workers", "-1", str(corpus))
+    assert bad.returncode == 2 and "--workers -1" in bad.stderr and "Traceback" not in bad.stderr

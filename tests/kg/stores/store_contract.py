@@ -295,6 +295,27 @@ class StoreContract:
         assert hits[0].item.type == "Organization" and hits[0].item.aliases == ["Apple"]
         assert store.similar_entities(axis(10), 0) == []
 
+    def test_similar_entities_many(self, store):
+        """One call answers several vectors, each with its own type filter, as one call each would,
+        less the hits under min_score."""
+        for _ in range(3):  # updates leave stale index entries behind (FalkorDB): they must not count
+            store.upsert(batch_doc1())
+            store.upsert(batch_doc2())
+        queries = [axis(10, 11, 0.25), axis(10, 11, 0.25), axis(20), axis(30, 10, 0.3)]
+        types = [None, "Organization", None, "Location"]
+        many = store.similar_entities_many(queries, 3, types)
+        assert len(many) == 4
+        for q, t, hits in zip(queries, types, many):
+            one = store.similar_entities(q, 3, type=t)
+            assert [h.item.id for h in hits] == [h.item.id for h in one]
+            assert [h.score for h in hits] == pytest.approx([h.score for h in one], abs=1e-6)
+        assert [h.item.id for h in many[1]] == ["apple"]
+        assert [h.item.id for h in many[3]] == ["cupertino"] and many[3][0].item.type == "Location"
+        strict = store.similar_entities_many(queries, 3, types, min_score=0.9)
+        assert [[h.item.id for h in hits] for hits in strict] == [["cook"], [], ["apple"], ["cupertino"]]
+        assert all(h.score >= 0.9 for hits in strict for h in hits)
+        assert store.similar_entities_many([], 3) == [] and store.similar_entities_many(queries, 0) == [[]] * 4
+
     def test_similar_entities_survive_many_updates(self, store):
         for _ in range(5):  # every upsert updates the entities (aliases, mentions)
             store.upsert(batch_doc1())
@@ -317,7 +338,7 @@ class StoreContract:
             alone = store.similar_entities(q, 2, with_embedding=False)
             assert [(h.item.id, h.item.name) for h in hits] == [(h.item.id, h.item.name) for h in alone]
             assert [h.score for h in hits] == pytest.approx([h.score for h in alone], abs=1e-6)
-        people = store.similar_entities_many(queries, 1, type="Person")
+        people = store.similar_entities_many(queries, 1, ["Person"] * len(queries))
         # axis(20) and axis(42) are orthogonal to both people: a tie, broken by id
         assert [[h.item.id for h in hits] for hits in people] == [["cook"], ["ive"], ["cook"], ["cook"]]
         assert people[1][0].item.embedding == pytest.approx(axis(10, 12, 0.9), abs=1e-6)
