@@ -67,6 +67,29 @@ def int8_supported() -> bool:
         return False
 
 
+INT8_CPU_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")  # x86 features torch._int_mm's fast path uses
+
+
+def int8_is_fast(cpuinfo: str | None = None) -> bool:
+    """Whether this CPU has integer dot-product instructions (VNNI, AMX). Without them
+    torch._int_mm still works but runs 50-100x slower than an fp32 matmul (measured on a 2-core
+    AMD EPYC with AVX2 only), so an artifact's default int8 is then run in fp32."""
+    if cpuinfo is None:
+        try:
+            with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+                cpuinfo = f.read()
+        except OSError:
+            return False
+    flags = {w for line in cpuinfo.splitlines() if line.startswith("flags") for w in line.split(":", 1)[-1].split()}
+    return any(f in flags for f in INT8_CPU_FLAGS)
+
+
+def default_precision(artifact_precision: str) -> str:
+    """The precision a model runs in when none is asked for: its artifact's (the one its
+    calibration was fitted in), except int8 on a CPU without a fast int8 path, which runs fp32."""
+    return "fp32" if artifact_precision == "int8" and not int8_is_fast() else artifact_precision
+
+
 def set_precision(model, precision: str) -> None:
     """Put a loaded model (with .net.encoder, .device, .precision) in "int8" or "fp32". int8 swaps
     the encoder's linear maps (quantize_bert_int8) and needs a CPU with torch._int_mm; elsewhere

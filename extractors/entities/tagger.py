@@ -45,7 +45,7 @@ import numpy as np
 from extractors.encoder.artifacts import load_weights, read_artifact
 from extractors.encoder.base import load_base, plain_tokenizer, resolve_device
 from extractors.encoder.batching import run_jobs, same_length_batches
-from extractors.encoder.int8 import set_precision
+from extractors.encoder.int8 import default_precision, set_precision
 from extractors.entities.spacy import load_spacy
 from graph_schema import Schema
 from kg.errors import ModelLoadError
@@ -333,8 +333,8 @@ class TransformerEntityExtractor:
     @classmethod
     def load(cls, path: str | Path, schema: Schema | None = None, device: str = "cpu",
              precision: str | None = None) -> "TransformerEntityExtractor":
-        """precision: "int8" or "fp32"; None: the artifact's config "precision" (int8 when absent;
-        int8 falls back to fp32 off CPU)."""
+        """precision: "int8" or "fp32"; None: the artifact's config "precision" (int8 when absent),
+        run in fp32 on a CPU without a fast int8 path (no VNNI). int8 falls back to fp32 off CPU."""
         path = Path(path)
         config, state = read_artifact(path, FORMAT, "NER")
         device = resolve_device(device)
@@ -346,7 +346,7 @@ class TransformerEntityExtractor:
         load_weights(net, state, path / "model.safetensors")
         net.eval().to(device)
         ext = cls(net, tok, config, schema, device, name=path.resolve().name)
-        set_precision(ext, precision or config.get("precision", "int8"))
+        set_precision(ext, precision or default_precision(config.get("precision", "int8")))
         return ext
 
     def predict_texts(self, texts: Sequence[str]) -> list[list[tuple[int, int, str, float]]]:

@@ -35,7 +35,7 @@ from extractors.datasets import Example
 from extractors.encoder.artifacts import load_weights, read_artifact, save_artifact
 from extractors.encoder.base import WEIGHTS_DIR, load_base, plain_tokenizer, resolve_device
 from extractors.encoder.batching import run_jobs, same_length_batches
-from extractors.encoder.int8 import set_precision
+from extractors.encoder.int8 import default_precision, set_precision
 from graph_schema import Schema
 from kg.errors import ModelLoadError
 from kg.types import Chunk, Mention, Relation
@@ -243,8 +243,8 @@ class MarkerRelationExtractor:
     def load(cls, path: str | Path, device: str = "cpu", threshold: float | None = None,
              precision: str | None = None) -> "MarkerRelationExtractor":
         """precision: "int8" or "fp32"; None uses the artifact's own (config "precision", the one
-        its temperature and threshold were fitted with; fp32 when absent). int8 falls back to
-        fp32 off CPU."""
+        its temperature and threshold were fitted with; fp32 when absent), run in fp32 where int8 is
+        slow (a CPU without VNNI: extractors.encoder.int8.int8_is_fast). int8 falls back to fp32 off CPU."""
         path = Path(path)
         config, state = read_artifact(path, FORMAT, "relation")
         device = resolve_device(device)
@@ -253,7 +253,7 @@ class MarkerRelationExtractor:
         load_weights(net, state, path / "model.safetensors")
         net.eval().to(device)
         ext = cls(net, tok, config, device, threshold, name=path.resolve().name)  # the artifact's directory name
-        set_precision(ext, precision or config.get("precision", "fp32"))
+        set_precision(ext, precision or default_precision(config.get("precision", "fp32")))
         return ext
 
     def save(self, out_dir: str | Path) -> None:

@@ -107,6 +107,9 @@ def recalibrate_artifact(path: str | Path, dev_examples: list[Example], precisio
     (int8 or fp32; None: the artifact's own), which becomes the artifact's precision; rewrites
     its config.json, weights untouched."""
     path = Path(path)
+    if precision is None and (path / "config.json").is_file():
+        # exactly the artifact's, even where inference would run it in fp32 for speed
+        precision = json.loads((path / "config.json").read_text(encoding="utf-8")).get("precision", "fp32")
     ext = MarkerRelationExtractor.load(path, precision=precision)
     if precision and ext.precision != precision:
         raise ModelLoadError(f"{precision} inference is not available here (CPU with torch._int_mm needed)")
