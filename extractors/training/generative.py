@@ -126,7 +126,8 @@ def text2kgbench_items(split: str, ontologies: list[str] | None = None, datasets
             if not line.strip():
                 continue
             obj = json.loads(line)
-            trs = obj.get("triples") or [{"sub": obj["sub_label"], "rel": obj["rel_label"], "obj": obj["obj_label"]}]
+            trs = obj["triples"] if "triples" in obj else [{"sub": obj["sub_label"], "rel": obj["rel_label"],
+                                                          "obj": obj["obj_label"]}]
             by_sent.setdefault(obj["sent"], []).extend(trs)
         for sent, trs in by_sent.items():
             triples, unmatched = [], []
