@@ -24,6 +24,7 @@ from typing import Sequence
 from extractors.encoder.base import WEIGHTS_DIR
 from extractors.relations.generative_format import (Candidate, Codec, RelationSpec, TripleConstraint,
                                                     span_candidates, token_range)
+from extractors.relations.marker import mention_type
 from graph_schema import Schema
 from kg.errors import ModelLoadError
 from kg.types import Chunk, Mention, Relation
@@ -86,13 +87,7 @@ class GenerativeRelationExtractor:
     # --- inference
 
     def type_of(self, m: Mention) -> str | None:
-        """The schema entity type of a mention (its type, else its raw label), or None."""
-        for cand in (m.type, m.label):
-            if cand:
-                t = self.schema.entity_type_for_label(cand)
-                if t is not None:
-                    return t
-        return None
+        return mention_type(self.schema, m)
 
     def extract(self, chunks: Sequence[Chunk], mentions: Sequence[Sequence[Mention]]) -> list[list[Relation]]:
         """Relations per chunk between typed mentions of one sentence (the whole chunk when it has
