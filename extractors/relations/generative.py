@@ -157,20 +157,14 @@ class GenerativeRelationExtractor:
             pad = self.codec.tok.pad_token_id or 0
             input_ids = torch.tensor([[pad] * (L - len(p)) + p for _, p, _ in batch], device=self.device)
             mask = torch.tensor([[0] * (L - len(p)) + [1] * len(p) for _, p, _ in batch], device=self.device)
-            cons = [c for _, _, c in batch]
-
-            def allowed(row: int, seq) -> list[int]:
-                return cons[row].allowed(seq[L:].tolist())
-
+            step = _ConstrainedStep([c for _, _, c in batch], L)
             with torch.inference_mode():
                 gen = self.model.generate(
                     input_ids=input_ids, attention_mask=mask, max_new_tokens=self.max_new_tokens, do_sample=False,
-                    prefix_allowed_tokens_fn=allowed, output_scores=True, return_dict_in_generate=True,
-                    pad_token_id=pad, eos_token_id=self.codec.eos, top_k=None, top_p=None, temperature=None)
-            answers = gen.sequences[:, L:]
-            # log-probability of each written token under the constrained distribution: [B, T]
-            logp = torch.stack([torch.log_softmax(sc.float(), -1).gather(1, answers[:, j: j + 1]).squeeze(1)
-                                for j, sc in enumerate(gen.scores)], 1)
+                    logits_processor=[step], pad_token_id=pad, eos_token_id=self.codec.eos,
+                    top_k=None, top_p=None, temperature=None)
+            answers = gen[:, L:]
+            logp = torch.stack(step.logp, 1) if step.logp else torch.zeros(len(batch), 0)  # [B, T]
             for row, (i, _, con) in enumerate(batch):
                 ans = answers[row].tolist()
                 triples, _, _ = con.parse(ans)
@@ -179,3 +173,24 @@ class GenerativeRelationExtractor:
                     conf = math.exp(float(logp[row, a:b].sum()))
                     results[i].append((tr.head, tr.relation, tr.tail, conf))
         return results
+
+
+class _ConstrainedStep:
+    """A logits processor: masks each row to the tokens its TripleConstraint allows, and records the
+    log-probability of the greedy choice under that masked distribution (so no [B, vocab] scores
+    are kept per step)."""
+
+    def __init__(self, constraints: list[TripleConstraint], prompt_len: int):
+        self.cons = constraints
+        self.L = prompt_len
+        self.logp: list = []
+
+    def __call__(self, input_ids, scores):
+        import torch
+
+        masked = torch.full_like(scores, float("-inf"))
+        for row, con in enumerate(self.cons):
+            allowed = torch.tensor(con.allowed(input_ids[row, self.L:].tolist()), device=scores.device)
+            masked[row, allowed] = scores[row, allowed]
+        self.logp.append(torch.log_softmax(masked.float(), -1).max(-1).values)
+        return masked
