@@ -68,6 +68,11 @@ def evaluate(model, examples, ner=None, snap: bool = False) -> dict:
     return res
 
 
+def _rate(x: float) -> str:
+    """Sentences/s: whole numbers, or two decimals for a slow (generative) model."""
+    return f"{x:.0f}" if x >= 10 else f"{x:.2f}"
+
+
 def _fmt(m: dict) -> str:
     return f"{m['precision'] * 100:6.2f} {m['recall'] * 100:6.2f} {m['f1'] * 100:6.2f}"
 
@@ -91,8 +96,8 @@ def format_report(res: dict) -> str:
             row += "  | " + _fmt(e["per_relation"][r])
         lines.append(row)
     sp = res["gold_entities_speed"]["sentences_per_second"]
-    lines += ["", f"relation step: {sp:.0f} sentences/s with gold entities"
-              + (f", {res['end_to_end_speed']['sentences_per_second']:.0f} sentences/s with NER entities" if e else "")
+    lines += ["", f"relation step: {_rate(sp)} sentences/s with gold entities"
+              + (f", {_rate(res['end_to_end_speed']['sentences_per_second'])} sentences/s with NER entities" if e else "")
               + f" ({res['threads']} torch threads, {res.get('precision', 'fp32')})"]
     return "\n".join(lines)
 
@@ -118,8 +123,8 @@ def results_markdown(res: dict, command: str) -> str:
             w = e["per_relation"][r]
             row += f" {w['precision'] * 100:.1f} | {w['recall'] * 100:.1f} | {w['f1'] * 100:.1f} |"
         lines.append(row)
-    lines += ["", f"Relation step: {sp:.0f} sentences/s with gold entities"
-              + (f", {res['end_to_end_speed']['sentences_per_second']:.0f} with NER entities" if e else "")
+    lines += ["", f"Relation step: {_rate(sp)} sentences/s with gold entities"
+              + (f", {_rate(res['end_to_end_speed']['sentences_per_second'])} with NER entities" if e else "")
               + f" ({res['threads']} torch threads, {res.get('precision', 'fp32')} inference; wall clock on the "
               "machine that ran it)."]
     return "\n".join(lines)

@@ -60,6 +60,16 @@ def artifact_schema(path: str | Path) -> Schema:
         raise ModelLoadError(f"{cfg}: not a relation model config ({e.__class__.__name__})") from None
 
 
+def mention_type(schema: Schema, m: Mention) -> str | None:
+    """The schema entity type of a mention (its type, else its raw label), or None."""
+    for cand in (m.type, m.label):
+        if cand:
+            t = schema.entity_type_for_label(cand)
+            if t is not None:
+                return t
+    return None
+
+
 # --------------------------------------------------------------------------- inputs
 
 
@@ -262,13 +272,7 @@ class MarkerRelationExtractor:
     # --- inference
 
     def type_of(self, m: Mention) -> str | None:
-        """The schema entity type of a mention (its type, else its raw label), or None."""
-        for cand in (m.type, m.label):
-            if cand:
-                t = self.schema.entity_type_for_label(cand)
-                if t is not None:
-                    return t
-        return None
+        return mention_type(self.schema, m)
 
     def score_instances(self, instances: list[Instance]) -> list[np.ndarray]:
         """Calibrated probabilities per instance: array [n_pairs, n_relations], 0 where the schema forbids.

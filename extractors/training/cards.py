@@ -9,6 +9,7 @@ from pathlib import Path
 from extractors.datasets import DATASETS, NER_DATASETS, parse_dataset_spec, parse_ner_spec
 from extractors.entities.tagger import is_token_ner_model
 from extractors.evaluation.relations import results_markdown
+from extractors.relations.generative import FORMAT as GENERATIVE_FORMAT
 from extractors.training.spacy_ner import STRATEGY_NOTES, TrainResult
 
 
@@ -94,13 +95,22 @@ def record_relation_eval(model_dir: Path, res: dict, command: str) -> Path:
     cfg_path = model_dir / "config.json"
     cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
     e2e = res.get("end_to_end")
-    cfg.setdefault("eval_results", {})[res["dataset"]] = {
-        "command": command, "gold_entities_f1": res["gold_entities"]["f1"],
-        "end_to_end_f1": e2e["f1"] if e2e else None, "ner_model": res.get("ner_model"),
-        "sentences_per_second": res["gold_entities_speed"]["sentences_per_second"],
-        "markdown": results_markdown(res, command),
-    }
+    if "triples" in res:  # span-mode scores of a generative model (extractors/evaluation/generative.py)
+        from extractors.evaluation.generative import triples_markdown
+
+        entry = {"command": command, "f1": res["triples"]["f1"], "markdown": triples_markdown(res, command),
+                 "sentences_per_second": res["speed"]["sentences_per_second"]}
+    else:
+        entry = {"command": command, "gold_entities_f1": res["gold_entities"]["f1"],
+                 "end_to_end_f1": e2e["f1"] if e2e else None, "ner_model": res.get("ner_model"),
+                 "sentences_per_second": res["gold_entities_speed"]["sentences_per_second"],
+                 "markdown": results_markdown(res, command)}
+    cfg.setdefault("eval_results", {})[res["dataset"]] = entry
     cfg_path.write_text(json.dumps(cfg, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    if cfg.get("format") == GENERATIVE_FORMAT:
+        from extractors.training.generative import write_generative_card
+
+        return write_generative_card(model_dir, cfg)
     return write_relation_card(model_dir, cfg)
 
 

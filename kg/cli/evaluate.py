@@ -53,6 +53,11 @@ def register(sub) -> None:
     p.add_argument("--device", choices=["cpu", "cuda", "auto"], default="cpu")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--limit", type=int, default=0, metavar="N",
+                   help="score the first N sentences only (a time-boxed run; say so when quoting it)")
+    p.add_argument("--schema", default=None,
+                   help="generative model: the schema its prompt lists (default: conll04 for conll04, else "
+                        "KG_SCHEMA_PATH); text2kgbench and webnlg_star use their own relation lists")
     p.add_argument("--update-card", action="store_true",
                    help="also record these results in the model's MODEL_CARD.md (one section per dataset split)")
     p.set_defaults(func=cmd_eval_relations)
@@ -130,8 +135,9 @@ def _eval_command(args) -> str:
             parts += [flag, value]
     if args.no_e2e:
         parts.append("--no-e2e")
-    if args.threads:
-        parts += ["--threads", args.threads]
+    for flag, value in (("--threads", args.threads), ("--limit", args.limit), ("--schema", args.schema)):
+        if value:
+            parts += [flag, value]
     return " ".join(shlex.quote(str(p)) for p in parts)
 
 
@@ -142,8 +148,10 @@ def cmd_eval_relations(args) -> int:
     from extractors.entities import spacy as spacy_entities
     from extractors.evaluation.relations import evaluate, format_report
     from extractors.registry import load_entity_extractor
+    from extractors.relations.generative import GenerativeRelationExtractor, is_generative_model
     from extractors.relations.marker import MarkerRelationExtractor, artifact_schema
     from extractors.training.cards import record_relation_eval
+    from graph_schema import load_schema
     from kg.config import get_settings
 
     if args.threads:
@@ -151,10 +159,18 @@ def cmd_eval_relations(args) -> int:
     model_dir = Path(args.model) if args.model else _default_model(args.dataset)
     if not args.model and not (model_dir / "config.json").exists():
         raise ModelLoadError(f"no relation model at {model_dir}: train one with `kg train relations` or pass --model DIR")
-    schema = artifact_schema(model_dir)  # read the data before the (slower) model load: errors come fast
-    examples = load_dataset(args.dataset, args.split, schema)
-    model = MarkerRelationExtractor.load(model_dir, device=args.device, threshold=args.threshold,
-                                         precision=args.precision)
+    if is_generative_model(model_dir):
+        name = args.dataset.partition(":")[0]
+        if name in ("text2kgbench", "webnlg_star", "webnlg"):
+            return _eval_generative_spans(args, model_dir)
+        schema = load_schema(args.schema or ("conll04" if name == "conll04" else get_settings().schema_path))
+        examples = load_dataset(args.dataset, args.split, schema)[: args.limit or None]
+        model = GenerativeRelationExtractor.load(model_dir, schema, device=args.device)
+    else:
+        schema = artifact_schema(model_dir)  # read the data before the (slower) model load: errors come fast
+        examples = load_dataset(args.dataset, args.split, schema)[: args.limit or None]
+        model = MarkerRelationExtractor.load(model_dir, device=args.device, threshold=args.threshold,
+                                             precision=args.precision)
     if not examples:
         raise DatasetError(f"{args.dataset}: no examples")
     name, split = parse_dataset_spec(args.dataset, args.split)
@@ -187,6 +203,32 @@ def cmd_eval_relations(args) -> int:
         print(json.dumps(res, indent=2))
     else:
         print(format_report(res))
+    return 0
+
+
+def _eval_generative_spans(args, model_dir: Path) -> int:
+    """A generative model in span mode on text2kgbench[:ONTO,...] (default: the held-out ontologies)
+    or webnlg_star: each sentence's own relation list in the prompt, no entities given."""
+    import torch
+
+    from extractors.evaluation.generative import evaluate_triples, format_triples_report
+    from extractors.relations.generative import GenerativeRelationExtractor
+    from extractors.training.cards import record_relation_eval
+    from extractors.training.generative import HELD_OUT_ONTOLOGIES, load_items
+    from graph_schema import load_schema
+
+    name, _, onto = args.dataset.partition(":")
+    onto = onto or (",".join(HELD_OUT_ONTOLOGIES) if name == "text2kgbench" else "")
+    spec = f"{name}:{args.split}" + (f":{onto}" if onto else "")
+    items = load_items(spec)[: args.limit or None]
+    if not items:
+        raise DatasetError(f"{spec}: no examples")
+    model = GenerativeRelationExtractor.load(model_dir, load_schema(args.schema), device=args.device)
+    res = evaluate_triples(model, items, last_word=name != "text2kgbench")
+    res.update({"dataset": spec, "model": str(model_dir), "threads": torch.get_num_threads()})
+    if args.update_card:
+        record_relation_eval(model_dir, res, _eval_command(args))
+    print(json.dumps(res, indent=2) if args.json else format_triples_report(res))
     return 0
 
 

@@ -86,7 +86,8 @@ def cmd_extract(args) -> int:
     docs = [i for i in items if hasattr(i, "text")]
     if not docs:
         return 1
-    result = Pipeline.from_settings(settings).extract([docs[0]])[0]
+    pipeline = Pipeline.from_settings(settings)
+    result = pipeline.extract([docs[0]])[0]
     for w in result.warnings:  # stderr, so --json output keeps its shape
         _warn(w)
     out = extraction_json(result)
@@ -97,7 +98,7 @@ def cmd_extract(args) -> int:
         print(f"{len(out['entities'])} entities:")
         for e in out["entities"]:
             print(f"  {e['id']:>5}  {e['type']:<14} {e['text']}  [{e['start']}:{e['end']}]")
-        print(f"{len(out['relations'])} relations:")
+        print(f"{len(out['relations'])} relations (relation extractor: {pipeline.relations.name}):")
         for r in out["relations"]:
             print(f"  {ents[r['head']]['text']} -[{r['relation']} {r['confidence']:.2f}]-> {ents[r['tail']]['text']}")
     return 1 if bad else 0

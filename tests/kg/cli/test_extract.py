@@ -57,3 +57,11 @@ def test_bom_stays_so_offsets_match_the_raw_file(tmp_path):
     # one character after where the same text without a BOM has it
     apple = next(e for e in data["entities"] if e["text"] == "Apple")
     assert apple["start"] == TEXT.index("Apple") + 1
+
+
+def test_text_output_names_the_relation_extractor(tmp_path):
+    import os
+
+    out = run_kg("extract", "-", input=TEXT, env={**os.environ, "KG_RELATION_MODEL": "dep"})
+    assert out.returncode == 0, out.stderr
+    assert "relations (relation extractor: dep-baseline):" in out.stdout
