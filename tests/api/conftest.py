@@ -20,7 +20,7 @@ DOCS = {
     "news/1": "Tim Cook works for Apple in Cupertino. Apple Inc. is based in Cupertino, California. "
               "Cook joined Apple in 1998.",
     "news/2": "Angela Merkel lives in Berlin. Merkel was educated at Leipzig University. "
-              "International Business Machines (IBM) is based in Armonk.",
+              "International Business Machines (IBM) is headquartered in Armonk.",
     "news/3": "Satya Nadella works for Microsoft. Microsoft is based in Redmond. IBM hired Nadella's friend.",
 }
 METADATA = {"news/1": {"topic": "tech"}, "news/2": {"topic": "politics"}, "news/3": {"topic": "tech"}}
