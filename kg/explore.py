@@ -98,7 +98,7 @@ def search_entities(store: GraphStore, embedder, q: str, type: str | None = None
                 found.setdefault(e.id, (0, e))
     for e in store.entities_named_like(q, limit, type):
         found.setdefault(e.id, (1, e))
-    qvec = np.asarray(embedder.embed([q])[0], dtype=np.float32)
+    qvec = np.asarray(embedder.embed_queries([q])[0], dtype=np.float32)
     for hit in store.similar_entities(qvec.tolist(), limit, type):
         found.setdefault(hit.item.id, (2, hit.item))
     named = [e.id for tier, e in found.values() if tier == 1 and e.embedding is None]

@@ -55,7 +55,7 @@ class QuestionLinker:
 
     def link(self, question: str, entity_types: Sequence[str] = ()) -> list[Link]:
         phrases = self.question_phrases(question)
-        return self.link_phrases(phrases, self.embedder.embed(phrases), entity_types) if phrases else []
+        return self.link_phrases(phrases, self.embedder.embed_queries(phrases), entity_types) if phrases else []
 
     def link_phrases(self, phrases: Sequence[str], vectors, entity_types: Sequence[str] = (),
                      known: Mapping[str, str] | None = None) -> list[Link]:

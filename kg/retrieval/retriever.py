@@ -175,7 +175,7 @@ class Retriever:
         phrases = self.linker.question_phrases(question) if links else []
         known = graph.phrase_nodes() if phrases else {}
         searched = unknown(phrases, known)  # a phrase that is a stored key links without a vector
-        vectors = self.embedder.embed([question, *searched])  # one call: the question and those phrases
+        vectors = self.embedder.embed_queries([question, *searched])  # one call: the question and those phrases
         qvec = vectors[0].tolist()
         laps.lap("question")
         dense = {h.item: float(h.score) for h in self.store.nearest_chunk_ids(qvec, p.candidates)}

@@ -47,6 +47,22 @@ def test_vectors_do_not_depend_on_batch_mates_or_threads(embedder, texts):
         torch.set_num_threads(threads)
 
 
+def test_query_vectors_are_computed_alone_and_match_stored_ones(embedder, texts):
+    """embed_queries skips the filler rows: each text alone, so batch-mates and threads still change
+    nothing, and the vector is embed's up to rounding (another matmul shape)."""
+    short = texts[:9]
+    reference = embedder.embed_queries(short)
+    assert np.array_equal(np.stack([embedder.embed_queries([t])[0] for t in short]), reference)
+    assert np.array_equal(embedder.embed_queries(short[::-1]), reference[::-1])
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        assert np.array_equal(embedder.embed_queries(short), reference)
+    finally:
+        torch.set_num_threads(threads)
+    assert (reference * embedder.embed(short)).sum(1).min() > 0.99999
+
+
 def test_same_vectors_as_sentence_transformers(texts):
     """fp32 is the reference model itself; int8 stays close to it."""
     from sentence_transformers import SentenceTransformer

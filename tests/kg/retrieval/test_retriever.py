@@ -125,6 +125,10 @@ def test_stored_keys_link_without_embedding_and_passages_report_their_bm25(index
             embedded.extend(texts)
             return real.embed(texts)
 
+        def embed_queries(self, texts):
+            embedded.extend(texts)
+            return real.embed_queries(texts)
+
     retriever.embedder = Recording()
     try:
         q = "Which lighthouses does the painter from Harlow Bay paint?"
