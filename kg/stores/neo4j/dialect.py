@@ -7,9 +7,10 @@ yields each of them for every label of a schema, so a test can hand all of them 
 Cypher parser (tests/kg/stores/neo4j/test_cypher_static.py) without a server.
 
 The CypherStore hooks this dialect supplies (store.py wires them): `_vector` (a plain list:
-Neo4j stores LIST<FLOAT> and indexes it as is), `_entity_statement`, `_nearest_entities`,
-`_nearest_chunks`, `_nearest_chunk_ids`, `_nearest_phrases`, `_fulltext_chunks`, and the
-dump's node query (the write-token node is left out).
+Neo4j stores LIST<FLOAT> and indexes it as is), `_entity_statement`, `_nearest_entities_many`
+and `_nearest_phrases_many` (many query vectors in one statement; the single-vector hooks ask
+them for one), `_nearest_chunks`, `_nearest_chunk_ids`, `_fulltext_chunks`, and the dump's node
+query (the write-token node is left out).
 """
 
 from __future__ import annotations
@@ -125,13 +126,18 @@ def entity_statement(label: str) -> Statement:
 # --- vector and full-text search. Neo4j's cosine score is (1 + cos) / 2; cosine() turns it back.
 
 def nearest_entities(with_embedding: bool) -> Statement:
+    """The k nearest entities of each vector of $vs, all of them in one round trip: rows
+    (i, entity, score), i the vector's place in $vs, ordered by i, then best first (ties by id).
+    A vector without hits has no rows."""
     fields = "properties(node)" if with_embedding else f"node {ENTITY_FIELDS}"
-    # a type filter runs after the index: the store asks for more candidates ($n) than it keeps ($k)
+    # a type filter ($ts[i]) runs after the index: the store asks for more candidates ($ns[i]) than it keeps ($k)
     return Statement(
         f"nearest_entities:{'full' if with_embedding else 'short'}",
-        f"CALL db.index.vector.queryNodes('{VECTOR_INDEXES['Entity']}', $n, $v) YIELD node, score "
-        f"WHERE $type IS NULL OR node.type = $type RETURN {fields}, score ORDER BY score DESC, node.id LIMIT $k",
-        {"n": 10, "v": EXAMPLE_VECTOR, "type": "Person", "k": 5})
+        "UNWIND range(0, size($vs) - 1) AS i CALL (i) { "
+        f"CALL db.index.vector.queryNodes('{VECTOR_INDEXES['Entity']}', $ns[i], $vs[i]) YIELD node, score "
+        "WHERE $ts[i] IS NULL OR node.type = $ts[i] RETURN node, score ORDER BY score DESC, node.id LIMIT $k } "
+        f"RETURN i, {fields}, score ORDER BY i, score DESC, node.id",
+        {"vs": [EXAMPLE_VECTOR, EXAMPLE_VECTOR], "ns": [5, 50], "ts": [None, "Person"], "k": 5})
 
 
 def nearest_chunks(ids_only: bool) -> Statement:
@@ -143,11 +149,13 @@ def nearest_chunks(ids_only: bool) -> Statement:
         {"n": 10, "v": EXAMPLE_VECTOR})
 
 
+# the $n nearest phrases of each vector of $vs in one round trip, grouped as nearest_entities'
 NEAREST_PHRASES = Statement(
     "nearest_phrases",
-    f"CALL db.index.vector.queryNodes('{VECTOR_INDEXES['Phrase']}', $n, $v) YIELD node, score "
-    "RETURN node.key, score ORDER BY score DESC, node.key",
-    {"n": 10, "v": EXAMPLE_VECTOR})
+    "UNWIND range(0, size($vs) - 1) AS i "
+    f"CALL db.index.vector.queryNodes('{VECTOR_INDEXES['Phrase']}', $n, $vs[i]) YIELD node, score "
+    "RETURN i, node.key, score ORDER BY i, score DESC, node.key",
+    {"n": 10, "vs": [EXAMPLE_VECTOR, EXAMPLE_VECTOR]})
 
 
 def fulltext_chunks(with_text: bool) -> Statement:

@@ -1,5 +1,5 @@
-"""The Neo4j backend: a GraphStore on the official `neo4j` driver (Neo4j 5, community or
-enterprise, Aura).
+"""The Neo4j backend: a GraphStore on the official `neo4j` driver (Neo4j 5.23 or later, for the
+scoped `CALL (i) { ... }` subquery of the many-vector search; community or enterprise, Aura).
 
 Only the connection, the transactions and the error mapping live here; the statements are in
 dialect.py, the write plans and reads in kg/stores/cypher_store.py.
@@ -73,6 +73,15 @@ def _one_line(text: str) -> str:
 
 def _values(result: Any) -> list[list[Any]]:
     return [list(r.values()) for r in result]
+
+
+def _by_vector(rows: list[list[Any]], count: int) -> list[list[tuple[Any, float]]]:
+    """Rows (i, hit, Neo4j score) of a many-vector search as (hit, cosine) lists, one per query
+    vector in order (empty where a vector had no hits); each list keeps the rows' order."""
+    out: list[list[tuple[Any, float]]] = [[] for _ in range(count)]
+    for i, hit, score in rows:
+        out[int(i)].append((hit, d.cosine(score)))
+    return out
 
 
 class Neo4jStore(CypherStore):
@@ -235,19 +244,31 @@ class Neo4jStore(CypherStore):
 
     def _nearest_entities(self, vector: Vector, k: int, type: str | None,
                           with_embedding: bool = True) -> list[tuple[dict[str, Any], float]]:
+        return self._nearest_entities_many([vector], k, [type], None, with_embedding)[0]
+
+    def _nearest_entities_many(self, vectors: list[Vector], k: int, types: list[str | None],
+                               min_score: float | None, with_embedding: bool = True
+                               ) -> list[list[tuple[dict[str, Any], float]]]:
         st = d.nearest_entities(with_embedding)
-        # the type filter runs on the index's candidates: ask for more until k pass it or none are left
-        n, total = (k if type is None else max(4 * k, 50)), None
-        while True:
-            rows = self._rows(st.cypher, {"n": n, "v": vector, "type": type, "k": k})
-            if len(rows) >= k or type is None:
+        # the type filter runs on the index's candidates: a typed vector with fewer than k hits asks
+        # again for 4x more, until k pass or none are left; each round is one statement for all of them
+        ns = [k if t is None else max(4 * k, 50) for t in types]
+        hits: list[list[tuple[dict[str, Any], float]]] = [[] for _ in vectors]
+        todo, total = list(range(len(vectors))), None
+        while todo:
+            rows = self._rows(st.cypher, {"vs": [vectors[i] for i in todo], "ts": [types[i] for i in todo],
+                                          "ns": [ns[i] for i in todo], "k": k})
+            for i, got in zip(todo, _by_vector(rows, len(todo))):
+                hits[i] = got
+            todo = [i for i in todo if len(hits[i]) < k and types[i] is not None]
+            if not todo:
                 break
             if total is None:
                 total = sum(int(r[0]) for r in self._rows(d.COUNT_ENTITY_VECTORS.cypher))
-            if n >= total:
-                break
-            n = min(n * 4, total)
-        return [(p, d.cosine(s)) for p, s in rows]
+            todo = [i for i in todo if ns[i] < total]
+            for i in todo:
+                ns[i] = min(ns[i] * 4, total)
+        return [[(p, s) for p, s in h if min_score is None or s >= min_score] for h in hits]
 
     def _nearest_chunks(self, vector: Vector, n: int, scored: bool = False) -> list:
         rows = self._rows(d.nearest_chunks(ids_only=False).cypher, {"n": n, "v": vector})
@@ -258,7 +279,10 @@ class Neo4jStore(CypherStore):
                                                             {"n": n, "v": vector})]
 
     def _nearest_phrases(self, vector: Vector, k: int) -> list[tuple[str, float]]:
-        return [(key, d.cosine(s)) for key, s in self._rows(d.NEAREST_PHRASES.cypher, {"n": k, "v": vector})]
+        return self._nearest_phrases_many([vector], k)[0]
+
+    def _nearest_phrases_many(self, vectors: list[Vector], k: int) -> list[list[tuple[str, float]]]:
+        return _by_vector(self._rows(d.NEAREST_PHRASES.cypher, {"n": k, "vs": vectors}), len(vectors))
 
     def _fulltext_chunks(self, words: list[str], n: int, scored: bool = False, with_text: bool = True) -> list:
         rows = self._rows(d.fulltext_chunks(with_text).cypher, {"q": d.fulltext_query(words), "n": n})

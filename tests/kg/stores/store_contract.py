@@ -346,6 +346,14 @@ class StoreContract:
         assert [[h.item.key for h in hits] for hits in phrases] == [["valley town"], ["fruit"], ["phone maker"]]
         assert phrases[1][0].score == pytest.approx(1.0, abs=1e-6)
         assert [h.item.key for h in store.similar_phrases(axis(40), 1)] == ["fruit"]
+        phrase_queries = [axis(42, 41, 0.1), axis(40), axis(41, 20, 0.5), axis(10)]  # axis(10): a 3-way tie
+        for hits, q in zip(store.similar_phrases_many(phrase_queries, 2), phrase_queries):
+            alone = store.similar_phrases(q, 2)
+            assert len(hits) == 2 and [h.item.key for h in hits] == [h.item.key for h in alone]
+            assert [h.score for h in hits] == pytest.approx([h.score for h in alone], abs=1e-6)
+        # no entity is an Event: an empty list in that vector's place, the others answered
+        mixed = store.similar_entities_many([axis(20), axis(20), axis(30)], 1, [None, "Event", "Location"])
+        assert [[h.item.id for h in hits] for hits in mixed] == [["apple"], [], ["cupertino"]]
         assert store.similar_entities_many([], 3) == [] and store.similar_phrases_many([], 3) == []
         assert store.similar_entities_many(queries[:2], 0) == [[], []]
         assert store.similar_phrases_many(queries[:2], 0) == [[], []]

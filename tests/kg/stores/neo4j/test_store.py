@@ -63,6 +63,8 @@ def test_every_read_runs_in_a_read_transaction_in_read_mode():
     store.nearest_chunk_ids(axis(2), 3)
     store.fulltext_chunks("apple", 3)
     store.similar_phrases(axis(3), 3)
+    store.similar_entities_many([axis(1), axis(2)], 3, ["Person", None], min_score=0.5)
+    store.similar_phrases_many([axis(1), axis(2)], 3)
     store.missing_phrases(["x"])
     store.list_documents()
     store.get_documents(["doc1"])
@@ -132,23 +134,99 @@ def test_vector_search_parameters_and_scores():
     assert call.params["n"] == 3 and type(call.params["v"]) is list and len(call.params["v"]) == DIM
 
 
+def _cos(a: list[float], b: list[float]) -> float:
+    return sum(x * y for x, y in zip(a, b))  # axis() vectors are unit vectors
+
+
+ENTITIES = [{"id": i, "name": i.title(), "type": t, "aliases": [i.title()], "keys": [i], "mentions": 1, "embedding": v}
+            for i, t, v in [("ada", "Person", axis(1)), ("bob", "Person", axis(2)),
+                            ("acme", "Organization", axis(3)), ("globex", "Organization", axis(4))]]
+
+
+def vector_index(q, p):
+    """What Neo4j answers to the many-vector entity statement over ENTITIES: per vector i, its
+    $ns[i] nearest candidates, those of type $ts[i], the best $k, as rows (i, properties, score)
+    with Neo4j's score (1 + cos) / 2, ordered by i, score, id."""
+    if q != d.nearest_entities(True).cypher:
+        return empty_graph(q, p)
+    rows = []
+    for i, (v, t, n) in enumerate(zip(p["vs"], p["ts"], p["ns"])):
+        near = sorted(ENTITIES, key=lambda e: (-_cos(v, e["embedding"]), e["id"]))[:n]
+        rows += [{"i": i, "e": e, "score": (1 + _cos(v, e["embedding"])) / 2}
+                 for e in [e for e in near if t is None or e["type"] == t][:p["k"]]]
+    return rows
+
+
+def test_many_vectors_are_one_statement_and_each_gets_its_own_hits():
+    store, drv = make(vector_index)
+    drv.calls.clear()
+    queries = [axis(1, 2, 0.5), axis(4, 2, 0.5), axis(1)]
+    types = [None, "Person", "Organization"]
+    hits = store.similar_entities_many(queries, 2, types, min_score=0.3)
+    (call,) = drv.calls  # one round trip for the three vectors
+    assert (call.query, call.session_mode, call.tx) == (d.nearest_entities(True).cypher, neo4j.READ_ACCESS, "read")
+    assert set(call.params) == set(d.nearest_entities(True).params)
+    assert call.params["ts"] == types and call.params["ns"] == [2, 50, 50] and call.params["k"] == 2
+    assert [len(v) for v in call.params["vs"]] == [DIM] * 3 and all(type(v) is list for v in call.params["vs"])
+    # the type filter: bob is the only Person over min_score for the 2nd vector (globex is nearer);
+    # ada is nearest the 3rd, but no Organization scores 0.3 there: an empty list, in its place
+    assert [[h.item.id for h in each] for each in hits] == [["ada", "bob"], ["bob"], []]
+    assert [h.score for h in hits[0]] == pytest.approx([0.894427, 0.447214], abs=1e-5)
+    assert hits[1][0].item.type == "Person" and hits[1][0].item.embedding == pytest.approx(axis(2))
+    # the same as one vector at a time, less the hits under min_score
+    for q, t, each in zip(queries, types, hits):
+        alone = [h for h in store.similar_entities(q, 2, type=t) if h.score >= 0.3]
+        assert [(h.item.id, h.score) for h in each] == [(h.item.id, h.score) for h in alone]
+
+
 def test_a_type_filter_asks_the_index_for_more_candidates_until_none_are_left():
+    found = {"id": "expo", "type": "Event", "name": "Expo"}
+
     def respond(q, p):
         if q == d.COUNT_ENTITY_VECTORS.cypher:
             return [{"n": 500}]
+        if q == d.nearest_entities(False).cypher:  # the Event shows among 200 candidates, not 50
+            return [{"i": i, "e": found, "score": 0.75} for i, (t, n) in enumerate(zip(p["ts"], p["ns"]))
+                    if t == "Event" and n >= 200]
         return empty_graph(q, p)
 
     store, drv = make(respond)
     drv.calls.clear()
+    hits = store.similar_entities_many([axis(1), axis(2), axis(3)], 3, [None, "Event", "Person"],
+                                       with_embedding=False)
+    assert [[h.item.id for h in each] for each in hits] == [[], ["expo"], []]
+    assert hits[1][0].score == pytest.approx(0.5)
+    asked = [c.params for c in by_query(drv.calls, d.nearest_entities(False))]
+    # each round asks again only for the typed vectors short of k (3), 4x more each time, up to every
+    # entity with a vector; the untyped vector keeps what the first round gave it, and the Event's
+    # rows of the later rounds (i = 0 there) go back to the second vector
+    assert [(p["ts"], p["ns"]) for p in asked] == [([None, "Event", "Person"], [3, 50, 50]),
+                                                   (["Event", "Person"], [200, 200]),
+                                                   (["Event", "Person"], [500, 500])]
+    assert len(by_query(drv.calls, d.COUNT_ENTITY_VECTORS)) == 1
+    drv.calls.clear()
     assert store.similar_entities(axis(1), 3, type="Person") == []
-    asked = [c.params for c in by_query(drv.calls, d.nearest_entities(True))]
-    assert [p["n"] for p in asked] == [50, 200, 500]  # 4x more each time, up to every entity with a vector
-    assert all(set(p) == set(d.nearest_entities(True).params) and p["type"] == "Person" and p["k"] == 3
-               for p in asked)
+    assert [c.params["ns"] for c in by_query(drv.calls, d.nearest_entities(True))] == [[50], [200], [500]]
     drv.calls.clear()
     store.similar_entities(axis(1), 3)
-    (call,) = by_query(drv.calls, d.nearest_entities(True))
-    assert (call.params["n"], call.params["type"]) == (3, None)
+    (call,) = drv.calls
+    assert (call.params["ns"], call.params["ts"]) == ([3], [None])
+
+
+def test_many_phrase_vectors_are_one_statement():
+    def respond(q, p):
+        if q == d.NEAREST_PHRASES.cypher:
+            return [{"i": 0, "key": "fruit", "score": 1.0}, {"i": 0, "key": "pie", "score": 0.75},
+                    {"i": 2, "key": "town", "score": 0.5}]
+        return empty_graph(q, p)
+
+    store, drv = make(respond)
+    drv.calls.clear()
+    hits = store.similar_phrases_many([axis(1), axis(2), axis(3)], 2)
+    (call,) = drv.calls
+    assert set(call.params) == set(d.NEAREST_PHRASES.params) and call.params["n"] == 2 and len(call.params["vs"]) == 3
+    assert [[(h.item.key, h.score) for h in each] for each in hits] == [[("fruit", 1.0), ("pie", 0.5)], [],
+                                                                       [("town", 0.0)]]
 
 
 def test_fulltext_words_are_lowercased_so_operators_stay_words():
