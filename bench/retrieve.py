@@ -61,6 +61,7 @@ def build(store: FalkorDBStore, n_entities: int, rng: np.random.Generator, per_c
     ent_vecs = unit(rng, n_entities)
     phrase_vecs = unit(rng, n_phrases)
     written_phrases: set[int] = set()
+    order = rng.permutation(n_entities)  # the first two mentions of each chunk walk it: every entity is mentioned
     batch_chunks = 500
     t0 = time.perf_counter()
     for start in range(0, n_chunks, batch_chunks):
@@ -69,6 +70,7 @@ def build(store: FalkorDBStore, n_entities: int, rng: np.random.Generator, per_c
         docs, chunks, mentions, entities, relations, phrases = [], [], [], {}, [], []
         for j, ci in enumerate(ids):
             ents = rng.integers(0, n_entities, per_chunk)
+            ents[:2] = order[(2 * ci) % n_entities], order[(2 * ci + 1) % n_entities]
             names = [entity_name(int(e))[0] for e in ents]
             text = ". ".join(f"{names[k]} is linked to {names[(k + 1) % per_chunk]}" for k in range(per_chunk)) + "."
             doc_id, chunk_id = f"d{ci}", f"d{ci}:0"
