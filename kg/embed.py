@@ -109,11 +109,14 @@ class SentenceTransformerEmbedder:
 
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        ids = [e.ids for e in self.tokenizer.encode_batch(list(texts), add_special_tokens=True)]
+        ids = [tuple(e.ids) for e in self.tokenizer.encode_batch(list(texts), add_special_tokens=True)]
         out = np.zeros((len(ids), self.dim), dtype=np.float32)
+        # one computation per distinct token sequence: "Tim Cook" and "tim cook" are one to an uncased model
+        first: dict[tuple[int, ...], int] = {}
+        todo = [i for i, x in enumerate(ids) if first.setdefault(x, i) == i]
         lengths = [len(x) for x in ids]
         batches = [(L, idx[k: k + rows_of(L)])
-                   for L, idx in same_length_batches(list(range(len(ids))), lengths, len(ids))
+                   for L, idx in same_length_batches(todo, lengths, len(todo) or 1)
                    for k in range(0, len(idx), rows_of(L))]
 
         def run(job: tuple[int, list[int]]) -> np.ndarray:
@@ -134,6 +137,9 @@ class SentenceTransformerEmbedder:
 
         for (_, idx), vecs in zip(batches, run_jobs(run, batches, self.device)):
             out[idx] = vecs
+        for i, x in enumerate(ids):
+            if first[x] != i:
+                out[i] = out[first[x]]
         return out
 
 

@@ -63,6 +63,20 @@ def test_query_vectors_are_computed_alone_and_match_stored_ones(embedder, texts)
     assert (reference * embedder.embed(short)).sum(1).min() > 0.99999
 
 
+def test_one_computation_per_distinct_token_sequence(embedder, texts):
+    """An uncased model reads "TIM COOK" and "Tim Cook" as one text: computed once in a call,
+    and the vector is the one computed alone."""
+    alone = embedder.embed(["Tim Cook"])
+    calls = []
+    forward = embedder.bert.forward
+    embedder.bert.forward = lambda *a, **k: calls.append(1) or forward(*a, **k)
+    try:
+        both = embedder.embed(["TIM COOK", "Tim Cook", "tim cook"])
+    finally:
+        del embedder.bert.forward
+    assert len(calls) == 1 and all(np.array_equal(v, alone[0]) for v in both)
+
+
 def test_same_vectors_as_sentence_transformers(texts):
     """fp32 is the reference model itself; int8 stays close to it."""
     from sentence_transformers import SentenceTransformer
