@@ -7,7 +7,7 @@ median of --repeat runs in this one process, and the whole ingest's time per sta
 is the rest: normalising, offsets, batching). The targets of issue 13 are printed as ratios
 measured in this run: resolution + writes <= 15% of the ingest, ingest >= 0.5x extraction.
 
-    .venv/bin/python bench/ingest.py [--corpus FILE.jsonl | --dataset DIR] [--repeat 3] [--workers 1,2] [--json]
+    .venv/bin/python bench/ingest.py [--corpus FILE.jsonl | --dataset DIR] [--repeat 3] [--workers 1,2] [--limit N] [--json]
 
 --dataset takes a retrieval dataset directory (e.g. ../shared/datasets/musique_subset): its
 passages are ingested as `kg eval retrieval` ingests them.
@@ -77,10 +77,12 @@ def main() -> int:
     ap.add_argument("--dataset", help="a retrieval dataset directory: ingest its passages")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--workers", default="", help="also ingest with N worker processes, e.g. 1,2 (kg ingest --workers)")
+    ap.add_argument("--limit", type=int, default=0, help="only the first N documents")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
     name, docs = load_corpus(args.corpus, args.dataset)
+    docs = docs[: args.limit or None]
     words = sum(len(d.text.split()) for d in docs)
     with tempfile.TemporaryDirectory(prefix="kg-bench-") as tmp:
         settings = Settings(data_dir=Path(tmp))
