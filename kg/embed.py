@@ -1,6 +1,6 @@
 """Sentence embeddings (all-MiniLM-L6-v2, 384-d) from a locally installed package.
 
-A stored embedding (chunks, entity names, questions) depends only on its text and the
+A stored embedding (chunks, entity names, phrases) depends only on its text and the
 model, never on the other texts of the call or on the thread count. sentence-transformers'
 own `encode` pads a batch to its longest text and runs fp32 matmuls whose rounding changes
 with the row count, so one text's vector moved by ~1e-7 with its batch-mates, and a re-ingest
@@ -9,6 +9,8 @@ on another CPU could not reproduce a graph. Here, as for the relation model:
   rows_per_call(L) rows (a function of L alone; unused rows are one-token fillers), so every
   matmul that touches it has the same shape whatever its batch-mates are;
 - calls run as parallel single-threaded jobs, so the thread count changes nothing;
+- a query's texts (a question, its phrases: never stored) go through `embed_queries`, one row
+  per call, with no filler rows to pay for: just as independent of batch-mates and threads;
 - KG_EMBEDDING_PRECISION=int8 runs the transformer's linear maps in row-wise int8 with exact
   integer sums (extractors/encoder/int8.py): about a quarter faster, but dense retrieval
   recall@5 on musique_subset drops from 62.2 to 59.5 (bench/embedding_quality.py), so fp32
