@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from extractors import datasets as ds
 from extractors.datasets import Example, read_conll2003
-from kg.config import get_settings
+from tests.datasets import DATA, needs_datasets
 
-DATA = Path(get_settings().datasets_dir)
 CONLL03 = DATA / "conll2003"
-needs_data = pytest.mark.skipif(not (DATA / "conll04").exists(), reason="shared datasets not present")
 needs_conll03 = pytest.mark.skipif(not (CONLL03 / "eng.testb").exists(), reason="CoNLL-2003 not in datasets_dir")
 
 
@@ -28,7 +25,7 @@ def _triples(ex):
 
 # --- converters on real rows ---
 
-@needs_data
+@needs_datasets
 def test_conll04_default_mapping():
     ex = ds.load_dataset("conll04", "train", "default")[0]
     assert ex.text.startswith("Newspaper ` Explains ' U.S. Interests Section")
@@ -40,7 +37,7 @@ def test_conll04_default_mapping():
     assert _span(native, "e2") == ("Radio Reloj Network", "Org")
 
 
-@needs_data
+@needs_datasets
 def test_docred_sentence_examples_and_split():
     path = DATA / "re-docred" / "dev_revised.json"
     ex = next(ds.from_docred(path))
@@ -55,7 +52,7 @@ def test_docred_sentence_examples_and_split():
     assert splits == [ds.docred_split(d["title"]) for d in docs]  # deterministic
 
 
-@needs_data
+@needs_datasets
 def test_casrel_last_word_spans_and_inferred_types():
     ex = next(ds.from_casrel(DATA / "webnlg_star" / "train_triples.json"))
     # 'Alan Bean ... born in Wheeler , Texas': entities are marked on their last word

@@ -6,21 +6,20 @@ import json
 import subprocess
 import sys
 import unicodedata
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kg.config import Settings, get_settings
+from kg.config import Settings
 from kg.documents import make_document
 from kg.language import language_warning
 from kg.normalize import normalize_for_models
 from kg.pipeline import Pipeline
 from kg.config import REPO_ROOT
+from tests.datasets import DATA, needs_datasets
 
 ROOT = REPO_ROOT
-DATA = Path(get_settings().datasets_dir)
 
 UKRAINIAN = (
     "Тарас Шевченко народився 1814 року в селі Моринці на Київщині. Він був поетом, художником і "
@@ -180,7 +179,7 @@ def test_short_or_english_text_gets_no_warning():
         assert language_warning(json.loads(line)["text"]) is None
 
 
-@pytest.mark.skipif(not (DATA / "musique_subset").exists(), reason="shared datasets not present")
+@needs_datasets
 def test_musique_english_corpus_gets_no_warning_and_russian_ukrainian_data_do():
     corpus = json.loads((DATA / "musique_subset" / "musique_train_corpus.json").read_text())
     questions = json.loads((DATA / "musique_subset" / "musique_train.json").read_text())

@@ -4,7 +4,6 @@ Viterbi, and the shipped CoNLL04 model."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,10 +18,9 @@ from extractors.entities.tagger import (
 )
 from graph_schema import load_schema
 from kg.cli import main
-from kg.config import get_settings
 from kg.types import Chunk
+from tests.datasets import needs_datasets
 
-DATA = Path(get_settings().datasets_dir)
 SHIPPED = WEIGHTS_DIR / "ner-conll04-minilm"
 
 
@@ -80,7 +78,7 @@ def test_shipped_model_finds_people_and_places():
         [Chunk("d:0", "d", 0, text, 0, len(text))])[0])
 
 
-@pytest.mark.skipif(not (DATA / "conll04").exists(), reason="shared datasets not present")
+@needs_datasets
 def test_shipped_model_dev_f1(capsys):
     rc = main(["eval", "ner", "--dataset", "conll04", "--split", "dev", "--model", str(SHIPPED), "--json"])
     rep = json.loads(capsys.readouterr().out)

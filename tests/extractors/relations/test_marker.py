@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from extractors import datasets as ds
 from extractors.relations.marker import MarkerRelationExtractor, default_relation_model_path
-from kg.config import get_settings
 from kg.types import Chunk, Mention
-
-DATA = Path(get_settings().datasets_dir)
-needs_data = pytest.mark.skipif(not (DATA / "conll04").exists(), reason="shared datasets not present")
+from tests.datasets import needs_datasets
 
 
 def test_shipped_default_model_finds_works_for():
@@ -47,7 +42,7 @@ def test_shipped_default_model_finds_works_for():
                    and {ms[r.head].text, ms[r.tail].text} & {"John Smith", "Acme Corporation", "Boston"} for r in rels)
 
 
-@needs_data
+@needs_datasets
 @pytest.mark.parametrize("precision", ["int8", "fp32"])
 def test_scores_do_not_depend_on_batch_mates(precision):
     """A sentence scored alone and inside a batch of others gets the same probabilities

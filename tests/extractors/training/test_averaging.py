@@ -16,6 +16,7 @@ from extractors.entities.tagger import FORMAT as NER_FORMAT
 from extractors.entities.tagger import TransformerEntityExtractor
 from extractors.relations.marker import MarkerRelationExtractor
 from kg.cli import main
+from tests.datasets import needs_datasets
 
 
 def _variant(src: Path, out: Path, fmt: str, lr: float, seed: int | None = None, scale: float = 1.5) -> Path:
@@ -36,6 +37,7 @@ def _one_line_error(capsys, argv) -> str:
     return err
 
 
+@needs_datasets
 def test_ner_average_is_the_mean_and_scores_on_dev(tmp_path, capsys):
     src = WEIGHTS_DIR / "ner-conll04-minilm"
     other = _variant(src, tmp_path / "other", NER_FORMAT, lr=2e-4, scale=0.5)
@@ -55,6 +57,7 @@ def test_ner_average_is_the_mean_and_scores_on_dev(tmp_path, capsys):
     assert any(t == "Peop" for _, _, t, _ in spans)  # 0.75x the weights is still a tagger
 
 
+@needs_datasets
 def test_relation_average_is_recalibrated(tmp_path, capsys):
     src = WEIGHTS_DIR / "relations-conll04"
     other = _variant(src, tmp_path / "other", "kg-marker-relations/1", lr=2e-4, scale=1.0)

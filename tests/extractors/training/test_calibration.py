@@ -3,16 +3,10 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
-
-import pytest
 
 from extractors.relations.marker import MarkerRelationExtractor
 from kg.cli import main
-from kg.config import get_settings
-
-DATA = Path(get_settings().datasets_dir)
-needs_data = pytest.mark.skipif(not (DATA / "conll04").exists(), reason="shared datasets not present")
+from tests.datasets import needs_datasets
 
 
 def _one_line_error(capsys, argv):
@@ -23,7 +17,7 @@ def _one_line_error(capsys, argv):
     return err[0]
 
 
-@needs_data
+@needs_datasets
 def test_cli_calibration_refits_for_a_precision(tmp_path, capsys):
     import shutil
 

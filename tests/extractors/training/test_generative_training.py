@@ -12,6 +12,7 @@ from extractors.relations.generative_format import Codec
 from extractors.training.generative import (HELD_OUT_ONTOLOGIES, GenItem, load_items, make_example,
                                             train_generative)
 from extractors.relations.generative_format import RelationSpec
+from tests.datasets import needs_datasets
 
 
 @pytest.fixture(scope="module")
@@ -21,6 +22,7 @@ def tok():
     return load_tokenizer()
 
 
+@needs_datasets
 def test_dataset_items_have_spans_of_their_text():
     webnlg = load_items("webnlg_star:dev")
     assert len(webnlg) == 500
@@ -58,6 +60,7 @@ def test_examples_list_a_varied_relation_set_and_answer_only_listed_relations(to
     assert len(seen_lists) > 5 and 0 < dropped < 30
 
 
+@needs_datasets
 def test_lora_training_is_seeded_and_saves_a_loadable_adapter(tok, tmp_path):
     from peft import PeftModel
 

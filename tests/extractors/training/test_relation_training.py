@@ -3,22 +3,16 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
-
-import pytest
 
 from extractors import datasets as ds
 from extractors.relations.marker import MarkerRelationExtractor
 from extractors.training.relations import train_relation_model
 from graph_schema import load_schema
-from kg.config import get_settings
 from kg.types import Chunk, Mention
-
-DATA = Path(get_settings().datasets_dir)
-needs_data = pytest.mark.skipif(not (DATA / "conll04").exists(), reason="shared datasets not present")
+from tests.datasets import needs_datasets
 
 
-@needs_data
+@needs_datasets
 def test_tiny_training_run_saves_a_loadable_artifact(tmp_path):
     schema = load_schema("conll04")
     train = ds.load_dataset("conll04", "train", schema)[:30]
@@ -43,6 +37,7 @@ def test_tiny_training_run_saves_a_loadable_artifact(tmp_path):
         assert schema.allowed(r.type, ms[r.head].type, ms[r.tail].type)
 
 
+@needs_datasets
 def test_data_seed_changes_only_the_batch_order(tmp_path):
     """--data-seed reorders batches; --seed alone fixes the initial weights, so runs that differ
     only in data seed can be averaged (kg train average)."""

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from extractors.relations.marker import default_relation_model_path
 from kg.cli import main
-from kg.config import get_settings
-
-DATA = Path(get_settings().datasets_dir)
-needs_data = pytest.mark.skipif(not (DATA / "conll04").exists(), reason="shared datasets not present")
+from tests.datasets import needs_datasets
 
 
 def _one_line_error(capsys, argv):
@@ -23,7 +19,7 @@ def _one_line_error(capsys, argv):
     return err[0]
 
 
-@needs_data
+@needs_datasets
 def test_cli_eval_errors(capsys, tmp_path):
     msg = _one_line_error(capsys, ["eval", "relations", "--dataset", "conll04", "--model", str(tmp_path / "none")])
     assert "no relation model" in msg
@@ -56,6 +52,13 @@ def test_cli_errors(tmp_path, capsys, monkeypatch):
     rc, out = run_cli(capsys, "train", "ner", "--data", str(bad), "--out", str(tmp_path / "o"))
     assert rc == 2 and "bad.jsonl:2" in out.err and len(out.err.strip().splitlines()) == 1
 
+    with pytest.raises(SystemExit) as e:  # argparse: --out is required
+        run_cli(capsys, "train", "ner", "--data", "conll04")
+    assert e.value.code == 2 and "--out" in capsys.readouterr().err
+
+
+@needs_datasets
+def test_cli_dataset_errors(tmp_path, capsys, monkeypatch):
     rc, out = run_cli(capsys, "eval", "ner", "--dataset", "conll2003:nosplit")
     assert rc == 2 and "no split 'nosplit'" in out.err
 
@@ -64,10 +67,6 @@ def test_cli_errors(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(ner, "CONLL04_NER_MODELS", (tmp_path / "absent",))
     rc, out = run_cli(capsys, "eval", "ner", "--dataset", "conll04")
     assert rc == 2 and "CoNLL04 NER model is missing" in out.err
-
-    with pytest.raises(SystemExit) as e:  # argparse: --out is required
-        run_cli(capsys, "train", "ner", "--data", "conll04")
-    assert e.value.code == 2 and "--out" in capsys.readouterr().err
 
 
 def test_cli_eval_json(tmp_path, capsys):
