@@ -106,6 +106,33 @@ CHUNK_FIELDS = "{.id, .doc_id, .index, .text, .start, .end}"  # a chunk's map pr
 ENTITY_FIELDS = "{.id, .name, .type, .aliases, .mentions, .keys}"  # an entity's, vector left out
 
 
+def widening_search(ask: Callable[[list[int], list[int]], list[tuple[list[T], float | None]]], ns: Sequence[int],
+                    k: int, index_size: Callable[[], int], min_score: float | None = None) -> list[list[T]]:
+    """k hits per query vector from a vector index followed by a filter that may drop candidates
+    (a type filter; FalkorDB's stale entries). ask(todo, ns) searches the vectors at positions
+    todo, ns[j] candidates for todo[j], all in one round trip, and gives per vector (the hits kept,
+    the lowest similarity among the candidates, or None when the index gave none). A vector left
+    short asks again for 4x more candidates, until k pass, the index (index_size, read once) has
+    no more, or, with min_score, its candidates score below it: more would score lower still."""
+    ns = list(ns)
+    hits: list[list[T]] = [[] for _ in ns]
+    todo, size = list(range(len(ns))), None
+    while todo:
+        lowest: dict[int, float | None] = {}
+        for i, (kept, low) in zip(todo, ask(todo, [ns[i] for i in todo])):
+            hits[i], lowest[i] = kept, low
+        todo = [i for i in todo if len(hits[i]) < k and lowest[i] is not None
+                and (min_score is None or lowest[i] >= min_score)]
+        if not todo:
+            break
+        if size is None:
+            size = index_size()
+        todo = [i for i in todo if ns[i] < size]
+        for i in todo:
+            ns[i] = min(ns[i] * 4, size)
+    return hits
+
+
 class CypherStore:
     """The backend-neutral half of a Cypher GraphStore (see the module docstring)."""
 

@@ -47,7 +47,8 @@ from falkordb.node import Node
 from falkordb.path import Path as FPath
 
 from kg.errors import QueryLimitExceeded, ReadOnlyViolation, StoreError, StoreUnavailable
-from kg.stores.cypher_store import CHUNK_FIELDS, DEFAULT_EMBEDDING_DIM, ENTITY_FIELDS, CypherStore, Vector
+from kg.stores.cypher_store import (CHUNK_FIELDS, DEFAULT_EMBEDDING_DIM, ENTITY_FIELDS, CypherStore, Vector,
+                                   widening_search)
 from kg.stores.falkordb.server import FalkorDBServer, ServerLimits
 from kg.stores.plans import WritePlan
 
@@ -407,30 +408,24 @@ class FalkorDBStore(CypherStore):
         distance it computes from the live node's own vector, then anything else. A query asks
         for more candidates until k live ones come back (stale entries, see the module docstring,
         take slots), or, with min_score, until its candidates score below it."""
-        qs = [{**q, "i": i} for i, q in enumerate(queries)]
-        live: list[dict[str, list[Any]]] = [{} for _ in qs]
-        n, cap = k + max(10, k // 4), None
-        while qs:
+        def ask(todo: list[int], ns: list[int]) -> list[tuple[list[list[Any]], float | None]]:
+            qs = [{**queries[i], "i": j, "n": n} for j, (i, n) in enumerate(zip(todo, ns))]
             rows = self._index_rows(label, f"UNWIND $qs AS q CALL db.idx.vector.queryNodes('{label}', 'embedding', "
-                                    f"$n, vecf32(q.v)) YIELD node, score {tail}", {"n": n, "qs": qs})
-            worst: dict[int, float] = {}
-            for i, score, *r in rows:
-                live[i] = {} if i not in worst else live[i]  # this round's rows replace the last round's
-                worst[i] = max(worst.get(i, 0.0), float(score))
+                                    f"q.n, vecf32(q.v)) YIELD node, score {tail}", {"qs": qs})
+            live: list[dict[str, list[Any]]] = [{} for _ in todo]
+            worst: list[float | None] = [None] * len(todo)  # the largest cosine distance among the candidates
+            for j, score, *r in rows:
+                worst[j] = max(worst[j] or 0.0, float(score))
                 if r[0] is not None:
-                    live[i].setdefault(r[0], r)  # a stale entry can point at a node twice; keep one row per id
-            qs = [q for q in qs if len(live[q["i"]]) < k and q["i"] in worst
-                  and (min_score is None or 1.0 - worst[q["i"]] >= min_score)]
-            if not qs:
-                break
-            if cap is None:  # stale entries included, the index holds at most this many
-                cap = self._index_size(label)
-            if n >= cap:
-                break
-            n = min(n * 4, cap)
+                    live[j].setdefault(r[0], r)  # a stale entry can point at a node twice; keep one row per id
+            return [(list(h.values()), None if w is None else 1.0 - w) for h, w in zip(live, worst)]
+
+        # stale entries included, the index holds at most index_size entries
+        found = widening_search(ask, [k + max(10, k // 4)] * len(queries), k, lambda: self._index_size(label),
+                                min_score)
         out = []
-        for hits in live:
-            ranked = sorted(hits.values(), key=lambda r: (float(r[1]), r[0]))[:k]
+        for hits in found:
+            ranked = sorted(hits, key=lambda r: (float(r[1]), r[0]))[:k]
             out.append([(r[0], [1.0 - float(r[1]), *r[2:]]) for r in ranked])  # distance -> cosine similarity
         return out
 

@@ -33,7 +33,7 @@ from neo4j import exceptions as nx
 from neo4j.graph import Node, Path, Relationship
 
 from kg.errors import QueryLimitExceeded, ReadOnlyViolation, StoreError, StoreUnavailable
-from kg.stores.cypher_store import DEFAULT_EMBEDDING_DIM, CypherStore, Vector
+from kg.stores.cypher_store import DEFAULT_EMBEDDING_DIM, CypherStore, Vector, widening_search
 from kg.stores.neo4j import dialect as d
 from kg.stores.plans import WritePlan
 from kg.stores.urls import NEO4J_SCHEMES as SCHEMES
@@ -250,24 +250,19 @@ class Neo4jStore(CypherStore):
                                min_score: float | None, with_embedding: bool = True
                                ) -> list[list[tuple[dict[str, Any], float]]]:
         st = d.nearest_entities(with_embedding)
-        # the type filter runs on the index's candidates: a typed vector with fewer than k hits asks
-        # again for 4x more, until k pass or none are left; each round is one statement for all of them
-        ns = [k if t is None else max(4 * k, 50) for t in types]
-        hits: list[list[tuple[dict[str, Any], float]]] = [[] for _ in vectors]
-        todo, total = list(range(len(vectors))), None
-        while todo:
+
+        def ask(todo: list[int], ns: list[int]) -> list[tuple[list[tuple[dict[str, Any], float]], float | None]]:
             rows = self._rows(st.cypher, {"vs": [vectors[i] for i in todo], "ts": [types[i] for i in todo],
-                                          "ns": [ns[i] for i in todo], "k": k})
-            for i, got in zip(todo, _by_vector(rows, len(todo))):
-                hits[i] = got
-            todo = [i for i in todo if len(hits[i]) < k and types[i] is not None]
-            if not todo:
-                break
-            if total is None:
-                total = sum(int(r[0]) for r in self._rows(d.COUNT_ENTITY_VECTORS.cypher))
-            todo = [i for i in todo if ns[i] < total]
-            for i in todo:
-                ns[i] = min(ns[i] * 4, total)
+                                          "ns": ns, "k": k})
+            # the statement returns the kept hits only: the lowest of them bounds the candidates' from
+            # above; a typed vector with none kept may still find some (1.0: ask again while any are
+            # left), an untyped one kept every candidate there was (None)
+            return [(got, min(s for _, s in got) if got else (None if types[i] is None else 1.0))
+                    for i, got in zip(todo, _by_vector(rows, len(todo)))]
+
+        # the type filter runs on the index's candidates: a typed vector asks for more than it keeps
+        hits = widening_search(ask, [k if t is None else max(4 * k, 50) for t in types], k,
+                               lambda: sum(int(r[0]) for r in self._rows(d.COUNT_ENTITY_VECTORS.cypher)), min_score)
         return [[(p, s) for p, s in h if min_score is None or s >= min_score] for h in hits]
 
     def _nearest_chunks(self, vector: Vector, n: int, scored: bool = False) -> list:

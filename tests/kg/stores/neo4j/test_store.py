@@ -213,6 +213,28 @@ def test_a_type_filter_asks_the_index_for_more_candidates_until_none_are_left():
     assert (call.params["ns"], call.params["ts"]) == ([3], [None])
 
 
+def test_a_type_filter_stops_widening_once_its_hits_score_under_min_score():
+    # two Events kept, cosine 0.5: every further candidate scores lower, so under min_score 0.6
+    # asking for more would only find hits that are dropped anyway
+    hit = [{"id": f"e{n}", "type": "Event", "name": f"E{n}"} for n in range(2)]
+
+    def respond(q, p):
+        if q == d.COUNT_ENTITY_VECTORS.cypher:
+            return [{"n": 500}]
+        if q == d.nearest_entities(False).cypher:
+            return [{"i": 0, "e": e, "score": 0.75} for e in hit]
+        return empty_graph(q, p)
+
+    store, drv = make(respond)
+    drv.calls.clear()
+    assert store.similar_entities_many([axis(1)], 3, ["Event"], min_score=0.6, with_embedding=False) == [[]]
+    assert len(by_query(drv.calls, d.nearest_entities(False))) == 1
+    drv.calls.clear()
+    hits = store.similar_entities_many([axis(1)], 3, ["Event"], min_score=0.4, with_embedding=False)
+    assert [h.item.id for h in hits[0]] == ["e0", "e1"]
+    assert [c.params["ns"] for c in by_query(drv.calls, d.nearest_entities(False))] == [[50], [200], [500]]
+
+
 def test_many_phrase_vectors_are_one_statement():
     def respond(q, p):
         if q == d.NEAREST_PHRASES.cypher:
