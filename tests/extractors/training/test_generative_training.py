@@ -79,3 +79,19 @@ def test_lora_training_is_seeded_and_saves_a_loadable_adapter(tok, tmp_path):
     assert saved["format"] == "kg-generative-relations/1" and saved["training"]["steps"] == 3
     m = PeftModel.from_pretrained(tiny_model(len(tok)), str(tmp_path / "run0"))
     assert sum(p.numel() for n, p in m.named_parameters() if "lora_" in n) == a["trainable_parameters"]
+
+
+@needs_datasets
+def test_leave_relations_out_split_partitions_webnlg():
+    from extractors.training.generative import left_out_relations
+
+    whole = load_items("webnlg_star:dev")
+    seen, unseen = load_items("webnlg_star:dev:seen"), load_items("webnlg_star:dev:unseen")
+    out = left_out_relations(whole)
+    assert len(out) == 35 and len(seen) + len(unseen) == len(whole) and seen and unseen
+    assert {s.name for s in seen[0].inventory}.isdisjoint(out)
+    assert all(r not in out for it in seen for _, r, _ in it.triples)
+    assert {s.name for s in unseen[0].inventory} == out
+    assert all(it.triples and all(r in out for _, r, _ in it.triples) for it in unseen)
+    with pytest.raises(Exception, match="seen and unseen"):
+        load_items("webnlg_star:dev:other")
