@@ -73,6 +73,14 @@ def imports_of(module: str) -> set[str]:
                 name = name.rpartition(".")[0]
             if name and name != module:
                 found.add(name)
+    # importing kg.stores.cypher runs kg/stores/__init__ first: an edge to each package above it,
+    # except this module's own packages (loaded before it whatever it imports)
+    own = {module.rsplit(".", k)[0] for k in range(1, module.count(".") + 1)}
+    for name in list(found):
+        while "." in name:
+            name = name.rpartition(".")[0]
+            if name in MODULES and name not in own and name != module:
+                found.add(name)
     return found
 
 
@@ -124,3 +132,11 @@ def test_no_import_circles():
 def test_the_contract_sees_imports_inside_functions():
     # the store factory imports its backend inside a function: that edge must be in the graph
     assert "kg.stores.falkordb.store" in GRAPH["kg.stores.factory"]
+
+
+def test_importing_a_submodule_counts_its_packages():
+    # api.deps imports kg.stores.base and kg.stores.factory: kg/stores/__init__ (and kg/__init__) run first
+    assert {"kg.stores", "kg"} <= imports_of("api.deps")
+    # a module's own packages are loaded before it, whatever it imports: no edge (else every
+    # package __init__ that imports its submodules would be a circle)
+    assert "kg.stores" not in imports_of("kg.stores.falkordb.store")
