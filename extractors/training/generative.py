@@ -54,19 +54,28 @@ def _datasets_dir(datasets_dir) -> Path:
     return Path(datasets_dir)
 
 
-def conll04_items(split: str, datasets_dir=None) -> list[GenItem]:
+def schema_items(dataset: str, schema_name: str, split: str, datasets_dir=None) -> list[GenItem]:
+    """A labelled dataset (extractors.datasets) as items whose inventory is a schema's relations:
+    conll04 in its own schema, re-docred (sentence level, our split of its revised dev
+    documents) in the default schema."""
     from extractors.datasets import load_dataset
     from extractors.relations.generative import schema_relations
     from graph_schema import load_schema
 
-    schema = load_schema("conll04")
+    schema = load_schema(schema_name)
     specs, describe = schema_relations(schema)
     out = []
-    for ex in load_dataset(f"conll04:{split}", split, schema, datasets_dir):
+    for ex in load_dataset(f"{dataset}:{split}", split, schema, datasets_dir):
+        if dataset == "re-docred" and split == "train" and not ex.relations:
+            continue  # its labels are document-level: a sentence without one is no sure negative
         ents = {e.id: (e.start, e.end) for e in ex.entities}
         out.append(GenItem(ex.text, [(ents[r.head], r.type, ents[r.tail]) for r in ex.relations], specs, describe,
-                           "conll04"))
+                           dataset))
     return out
+
+
+def conll04_items(split: str, datasets_dir=None) -> list[GenItem]:
+    return schema_items("conll04", "conll04", split, datasets_dir)
 
 
 def _expand_left(tokens: list[str], k: int) -> int:
@@ -166,7 +175,7 @@ def leave_relations_out(items: list[GenItem], part: str) -> list[GenItem]:
 
 
 def load_items(spec: str, datasets_dir=None) -> list[GenItem]:
-    """conll04:SPLIT, webnlg_star:SPLIT[:seen|:unseen] (the leave-relations-out split,
+    """conll04:SPLIT, re-docred:SPLIT, webnlg_star:SPLIT[:seen|:unseen] (the leave-relations-out split,
     leave_relations_out), text2kgbench:train (the ontologies not held out) or
     text2kgbench:SPLIT:ONTO,ONTO."""
     name, _, rest = spec.partition(":")
@@ -174,6 +183,8 @@ def load_items(spec: str, datasets_dir=None) -> list[GenItem]:
     split = split or "train"
     if name == "conll04":
         return conll04_items(split, datasets_dir)
+    if name in ("re-docred", "redocred", "re_docred", "docred"):
+        return schema_items("re-docred", "default", split, datasets_dir)
     if name in ("webnlg_star", "webnlg"):
         if onto not in ("", "seen", "unseen"):
             raise DatasetError(f"generative data: {spec!r}: WebNLG* parts are seen and unseen "
@@ -186,7 +197,7 @@ def load_items(spec: str, datasets_dir=None) -> list[GenItem]:
         chosen = onto.split(",") if onto else [n for n in names if n not in HELD_OUT_ONTOLOGIES]
         return text2kgbench_items(split, chosen, datasets_dir)
     raise DatasetError(f"generative training data: unknown dataset {spec!r} "
-                       "(conll04:SPLIT, webnlg_star:SPLIT, text2kgbench:SPLIT[:ONTO,...])")
+                       "(conll04:SPLIT, re-docred:SPLIT, webnlg_star:SPLIT, text2kgbench:SPLIT[:ONTO,...])")
 
 
 # --------------------------------------------------------------------------- examples
@@ -337,6 +348,7 @@ def _save(net, config: dict, out: Path) -> None:
 
 LICENCES = {
     "conll04": "CoNLL04 (Roth & Yih 2004): research use",
+    "re-docred": "Re-DocRED (revised dev documents, our 400-document train part): MIT",
     "webnlg_star": "WebNLG* (CasRel split of WebNLG): WebNLG is CC BY-NC-SA 4.0 (no licence file upstream)",
     "text2kgbench": "Text2KGBench Wikidata-TekGen: CC BY-SA 4.0",
 }

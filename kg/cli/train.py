@@ -65,7 +65,7 @@ def register(sub) -> None:
                         "or int8 (row-wise int8 linear maps, 2x faster, scores still independent of batch-mates)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     g = p.add_argument_group("--arch generative (Gemma 3 270M + LoRA writing triples; --data: conll04:SPLIT, "
-                             "webnlg_star:SPLIT, text2kgbench:train[:ONTO,...])")
+                             "re-docred:SPLIT, webnlg_star:SPLIT[:seen|:unseen], text2kgbench:train[:ONTO,...])")
     g.add_argument("--arch", choices=["marker", "generative"], default="marker",
                    help="marker (default): the MiniLM pair classifier; generative: fine-tune Gemma 3 270M with LoRA")
     g.add_argument("--per-source", type=int, default=0, metavar="N",

@@ -38,6 +38,14 @@ def test_dataset_items_have_spans_of_their_text():
             assert 0 <= hs < he <= len(it.text) and 0 <= ts < te <= len(it.text) and r in names
     # Text2KGBench test triples whose ends are not in the sentence are kept for the denominator
     assert sum(len(it.unmatched) for it in held) > 0
+    # Re-DocRED: sentence-level items in the default schema; in train, only sentences with a label
+    docred = load_items("re-docred:train")
+    assert docred and all(it.triples for it in docred) and len(load_items("re-docred:validation")) > 0
+    assert {s.name for s in docred[0].inventory} >= {"BORN_IN", "LOCATED_IN"} and "Person" in docred[0].describe
+    for it in docred[:200]:
+        names = {s.name for s in it.inventory}
+        for (hs, he), r, (ts, te) in it.triples:
+            assert 0 <= hs < he <= len(it.text) and 0 <= ts < te <= len(it.text) and r in names
 
 
 def test_examples_list_a_varied_relation_set_and_answer_only_listed_relations(tok):
