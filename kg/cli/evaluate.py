@@ -37,7 +37,9 @@ def register(sub) -> None:
                     "entities and end to end with a spaCy NER model, plus the relation step's speed.",
     )
     p.add_argument("--dataset", required=True, metavar="NAME|PATH",
-                   help="conll04, re-docred, webnlg_star (optionally NAME:SPLIT) or a JSONL file")
+                   help="conll04, re-docred, webnlg_star (optionally NAME:SPLIT) or a JSONL file; a generative "
+                        "model also takes text2kgbench[:ONTO,...] (default: the held-out ontologies) and "
+                        "webnlg_star:unseen (the leave-relations-out split's left-out relations)")
     p.add_argument("--split", default="test")
     p.add_argument("--model", default=None, metavar="DIR",
                    help="relation artifact (default: extractors/weights/relations-conll04 for conll04, "
