@@ -10,11 +10,13 @@
    same-type names lean the same way, as real ones do), until the graph holds --entities
    entities. Per step: resolution and write seconds per document, and the FalkorDB
    server's RSS per 1k entities. No model runs, so only the store-facing cost is measured.
+   With --profile-writes, each write's statements are sent one by one (not atomically: a
+   bench only) and timed, so a step also gives ms/doc per statement kind: which writes grow.
 3. stream (--part stream): a generated .jsonl of --stream-mb MB read and batched as an ingest
    reads it, with the process's peak RSS before and after.
 
     .venv/bin/python bench/scale.py [--part musique|synthetic|both] [--slices 6]
-        [--entities 100000] [--json]
+        [--entities 100000] [--profile-writes] [--json]
     .venv/bin/python bench/scale.py --part stream [--stream-mb 1000]   # peak memory of reading a big .jsonl
 """
 
@@ -25,6 +27,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import sys
 import tempfile
 import time
@@ -38,6 +41,8 @@ from kg.config import Settings  # noqa: E402
 from kg.pipeline import IngestReport, Pipeline  # noqa: E402
 from kg.resolve import EntityResolver  # noqa: E402
 from kg.stores.factory import open_store  # noqa: E402
+from kg.stores.falkordb.store import FalkorDBStore, _one_query  # noqa: E402
+from kg.stores.plans import WritePlan  # noqa: E402
 from kg.types import Chunk, Document, ExtractionResult, Mention, Relation  # noqa: E402
 
 
@@ -75,6 +80,9 @@ def musique(settings: Settings, slices: int) -> list[dict]:
                "writes_ms_per_doc": round(1000 * per_doc(report, "writes", len(part)), 2),
                "stage_seconds": {k: round(v, 2) for k, v in report.stage_seconds.items()},
                "load": round(os.getloadavg()[0], 2)}
+        if profile:
+            row["statements_ms_per_doc"] = {k: round(1000 * v / step_docs, 3) for k, v in
+                                            sorted(statement_seconds.items(), key=lambda kv: -kv[1])}
         out.append(row)
         print(json.dumps(row), file=sys.stderr, flush=True)
     store.close()
@@ -137,8 +145,38 @@ def synthetic_docs(rng: random.Random, start: int, n: int, seen: list[tuple[str,
     return out
 
 
-def synthetic(settings: Settings, target: int, step_docs: int) -> list[dict]:
+def statement_kind(q: str) -> str:
+    """A short name for a write statement: its first clauses, labels and properties kept, the
+    parameters' names dropped ("UNWIND MERGE (e:Person {id}) SET ...")."""
+    words = re.sub(r"\$\w+|\bAS \w+|\b[a-z]\.", "", q).split()
+    labels = re.findall(r"SET \w+:`?(\w+)", q)  # the entity statement sets its type's label
+    return " ".join(words[:7]) + "".join(f" ... :{label}" for label in labels)
+
+
+def profile_writes(store: FalkorDBStore, seconds: dict[str, float]) -> None:
+    """Make store send each write's statements one at a time, adding each one's seconds to
+    seconds[statement_kind]. Not atomic: for this bench only."""
+    def transaction(plan):
+        with store._write_lock():
+            write = WritePlan()
+            result = plan(write)
+            for q, params in write.statements:
+                one = WritePlan()
+                one.add(q, params)
+                t = time.perf_counter()
+                store._send(_one_query(one), read_only=False)
+                kind = statement_kind(q)
+                seconds[kind] = seconds.get(kind, 0.0) + time.perf_counter() - t
+            return result
+
+    store._transaction = transaction
+
+
+def synthetic(settings: Settings, target: int, step_docs: int, profile: bool = False) -> list[dict]:
     store = open_store(settings)
+    statement_seconds: dict[str, float] = {}
+    if profile:
+        profile_writes(store, statement_seconds)
     embedder = HashedEmbedder()
     pipeline = Pipeline.from_settings(settings, store)  # real models loaded, but only its loader runs
     pipeline.embedder = embedder
@@ -149,6 +187,7 @@ def synthetic(settings: Settings, target: int, step_docs: int) -> list[dict]:
     while entities < target:
         report = IngestReport()
         before = pipeline.stages.snapshot()
+        statement_seconds.clear()
         t = time.perf_counter()
         for _ in range(step_docs // per_batch):
             results = synthetic_docs(rng, d, per_batch, seen)
@@ -165,6 +204,9 @@ def synthetic(settings: Settings, target: int, step_docs: int) -> list[dict]:
                "embeddings_ms_per_doc": round(1000 * per_doc(report, "embeddings", step_docs), 2),
                "server_rss_mb": round(rss), "server_mb_per_1k_entities": round(1000 * rss / max(entities, 1), 2),
                "load": round(os.getloadavg()[0], 2)}
+        if profile:
+            row["statements_ms_per_doc"] = {k: round(1000 * v / step_docs, 3) for k, v in
+                                            sorted(statement_seconds.items(), key=lambda kv: -kv[1])}
         out.append(row)
         print(json.dumps(row), file=sys.stderr, flush=True)
     store.close()
@@ -212,6 +254,8 @@ def main() -> int:
     ap.add_argument("--slices", type=int, default=6)
     ap.add_argument("--entities", type=int, default=100_000)
     ap.add_argument("--step-docs", type=int, default=1000, help="synthetic documents per reported step")
+    ap.add_argument("--profile-writes", action="store_true",
+                    help="synthetic: time each write statement on its own (statements sent one by one)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     results: dict[str, object] = {}
@@ -222,7 +266,7 @@ def main() -> int:
             results["musique_last_over_first"] = round(rows[-1]["words_per_s"] / rows[0]["words_per_s"], 3)
         if args.part in ("synthetic", "both"):
             results["synthetic"] = synthetic(Settings(data_dir=Path(tmp) / "synthetic"), args.entities,
-                                             args.step_docs)
+                                             args.step_docs, args.profile_writes)
         if args.part == "stream":
             results["stream"] = stream(Settings(data_dir=Path(tmp) / "stream"), args.stream_mb, Path(tmp))
     if args.json:
@@ -246,6 +290,8 @@ def main() -> int:
             print(f"  {r['entities']:>7} entities: resolution {r['resolution_ms_per_doc']:6.2f} ms/doc, writes "
                   f"{r['writes_ms_per_doc']:6.2f} ms/doc; server RSS {r['server_rss_mb']} MB = "
                   f"{r['server_mb_per_1k_entities']} MB per 1k entities")
+            for kind, ms in r.get("statements_ms_per_doc", {}).items():
+                print(f"      {ms:7.3f} ms/doc  {kind}")
     return 0
 
 
