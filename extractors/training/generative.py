@@ -54,10 +54,11 @@ def _datasets_dir(datasets_dir) -> Path:
     return Path(datasets_dir)
 
 
-def schema_items(dataset: str, schema_name: str, split: str, datasets_dir=None) -> list[GenItem]:
+def schema_items(dataset: str, schema_name: str, split: str, datasets_dir=None,
+                 labelled_only: bool = False) -> list[GenItem]:
     """A labelled dataset (extractors.datasets) as items whose inventory is a schema's relations:
     conll04 in its own schema, re-docred (sentence level, our split of its revised dev
-    documents) in the default schema."""
+    documents) in the default schema. labelled_only: drop sentences without a relation."""
     from extractors.datasets import load_dataset
     from extractors.relations.generative import schema_relations
     from graph_schema import load_schema
@@ -66,8 +67,8 @@ def schema_items(dataset: str, schema_name: str, split: str, datasets_dir=None) 
     specs, describe = schema_relations(schema)
     out = []
     for ex in load_dataset(f"{dataset}:{split}", split, schema, datasets_dir):
-        if dataset == "re-docred" and split == "train" and not ex.relations:
-            continue  # its labels are document-level: a sentence without one is no sure negative
+        if labelled_only and not ex.relations:
+            continue
         ents = {e.id: (e.start, e.end) for e in ex.entities}
         out.append(GenItem(ex.text, [(ents[r.head], r.type, ents[r.tail]) for r in ex.relations], specs, describe,
                            dataset))
@@ -165,27 +166,28 @@ def leave_relations_out(items: list[GenItem], part: str) -> list[GenItem]:
     left-out relations, whose prompts never list them (train on this); unseen: the sentences that
     state one, with only the left-out relations listed and scored (evaluate on this)."""
     out_names = left_out_relations(items)
-    if part == "seen":
-        inventory = [s for s in items[0].inventory if s.name not in out_names] if items else []
-        return [GenItem(it.text, it.triples, inventory, it.describe, f"{it.source}:seen") for it in items
-                if not any(r in out_names for _, r, _ in it.triples)]
-    inventory = [s for s in items[0].inventory if s.name in out_names] if items else []
-    return [GenItem(it.text, [t for t in it.triples if t[1] in out_names], inventory, it.describe, f"{it.source}:unseen")
-            for it in items if any(r in out_names for _, r, _ in it.triples)]
+    unseen = part == "unseen"
+    inventory = [s for s in items[0].inventory if (s.name in out_names) == unseen] if items else []
+    return [GenItem(it.text, [t for t in it.triples if (t[1] in out_names) == unseen], inventory, it.describe,
+                    f"{it.source}:{part}")
+            for it in items if any(r in out_names for _, r, _ in it.triples) == unseen]
 
 
 def load_items(spec: str, datasets_dir=None) -> list[GenItem]:
     """conll04:SPLIT, re-docred:SPLIT, webnlg_star:SPLIT[:seen|:unseen] (the leave-relations-out split,
     leave_relations_out), text2kgbench:train (the ontologies not held out) or
     text2kgbench:SPLIT:ONTO,ONTO."""
+    from extractors.datasets import DATASET_ALIASES
+
     name, _, rest = spec.partition(":")
+    name = DATASET_ALIASES.get(name, name)
     split, _, onto = rest.partition(":")
     split = split or "train"
     if name == "conll04":
         return conll04_items(split, datasets_dir)
-    if name in ("re-docred", "redocred", "re_docred", "docred"):
-        return schema_items("re-docred", "default", split, datasets_dir)
-    if name in ("webnlg_star", "webnlg"):
+    if name == "re-docred":  # its labels are document-level: a train sentence without one is no sure negative
+        return schema_items("re-docred", "default", split, datasets_dir, labelled_only=split == "train")
+    if name == "webnlg_star":
         if onto not in ("", "seen", "unseen"):
             raise DatasetError(f"generative data: {spec!r}: WebNLG* parts are seen and unseen "
                                "(the leave-relations-out split)")
