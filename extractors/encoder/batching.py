@@ -14,17 +14,18 @@ from typing import Callable, Iterator
 PAD_MULTIPLE = 8  # inputs are padded to a multiple of this and batched only with equal padded lengths
 
 
-def padded_length(n: int) -> int:
-    return -(-n // PAD_MULTIPLE) * PAD_MULTIPLE
+def padded_length(n: int, multiple: int = PAD_MULTIPLE) -> int:
+    return -(-n // multiple) * multiple
 
 
-def same_length_batches(indices: list[int], lengths: list[int], batch_size: int) -> list[tuple[int, list[int]]]:
+def same_length_batches(indices: list[int], lengths: list[int], batch_size: int,
+                        multiple: int = PAD_MULTIPLE) -> list[tuple[int, list[int]]]:
     """(padded length, indices) batches in which every item has the same padded length, so each
     item is always computed at the same shape: with int8 linear maps its outputs are then
     bit-identical whatever its batch-mates (fp32 matmuls still vary by ~1e-7 with the row count)."""
     groups: dict[int, list[int]] = {}
     for i in sorted(indices, key=lambda i: lengths[i]):
-        groups.setdefault(padded_length(lengths[i]), []).append(i)
+        groups.setdefault(padded_length(lengths[i], multiple), []).append(i)
     return [(L, idx[k: k + batch_size]) for L, idx in groups.items() for k in range(0, len(idx), batch_size)]
 
 
