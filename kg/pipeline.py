@@ -236,11 +236,13 @@ class Pipeline:
         phrase keys and entity names (ExtractionResult.vectors). A worker does this beside its
         extraction, so the one writer embeds nothing (vectors depend on their text alone)."""
         self._embed_chunks([c for r in results for c in r.chunks], results)
-        for r in results:
-            texts = sorted({k for c in r.chunks for k in c.phrases}
-                           | {m.name or m.text for ms in r.mentions for m in ms})
-            with self.stages.timed("embeddings"):
-                r.vectors = dict(zip(texts, self.embedder.embed(texts)))
+        per_result = [{k for c in r.chunks for k in c.phrases} | {m.name or m.text for ms in r.mentions for m in ms}
+                      for r in results]
+        texts = sorted(set().union(*per_result))  # one call: texts of one length share its calls
+        with self.stages.timed("embeddings"):
+            vectors = dict(zip(texts, self.embedder.embed(texts)))
+        for r, own in zip(results, per_result):
+            r.vectors = {t: vectors[t] for t in sorted(own)}
 
     def _embed_chunks(self, chunks: list[Chunk], results: Sequence[ExtractionResult]) -> None:
         # embed what the models read (no zero-width characters, emoji, ...), under the document's
