@@ -183,7 +183,8 @@ def register(sub) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.add_argument("--workers", type=int, default=0, metavar="N",
                    help="extract and embed in N worker processes; this one resolves and writes (default 0: "
-                        "all in this process)")
+                        "all in this process). Even N=1 overlaps extraction with the writes: worth it "
+                        "for more than a few batches")
     p.add_argument("--ray", metavar="ADDRESS",
                    help="extract on Ray actors instead (pip install 'kg[ray]'): ADDRESS as ray.init takes it "
                         "('auto', 'ray://HOST:10001', or 'local' to start one here); --workers actors, default 2")
