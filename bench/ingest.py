@@ -7,7 +7,7 @@ median of --repeat runs in this one process, and the whole ingest's time per sta
 is the rest: normalising, offsets, batching). The targets of issue 13 are printed as ratios
 measured in this run: resolution + writes <= 15% of the ingest, ingest >= 0.5x extraction.
 
-    .venv/bin/python bench/ingest.py [--corpus FILE.jsonl | --dataset DIR] [--repeat 3] [--workers 1,2] [--limit N] [--json]
+    .venv/bin/python bench/ingest.py [--corpus FILE.jsonl | --dataset DIR] [--repeat 3] [--workers 1,2] [--limit N] [--turns] [--json]
 
 --dataset takes a retrieval dataset directory (e.g. ../shared/datasets/musique_subset): its
 passages are ingested as `kg eval retrieval` ingests them.
@@ -71,6 +71,24 @@ def with_workers(pipeline, store, settings, docs, n: int, repeat: int) -> float:
         workers.close()
 
 
+class TakingTurns:
+    """Workers that extract in the calling thread when a batch is submitted: extraction and the
+    writes take turns, as an ingest did before it extracted one batch ahead in a thread."""
+
+    size, window = 1, 2
+
+    def __init__(self, pipeline):
+        self.pipeline = pipeline
+
+    def submit(self, docs):
+        results = self.pipeline.extract(docs)
+        self.pipeline.embed_results(results, phrases=False)
+        return results
+
+    def result(self, results):
+        return results, {}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--corpus", help="a .jsonl or text corpus (default: samples/wikipedia_passages.jsonl)")
@@ -78,6 +96,9 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--workers", default="", help="also ingest with N worker processes, e.g. 1,2 (kg ingest --workers)")
     ap.add_argument("--limit", type=int, default=0, help="only the first N documents")
+    ap.add_argument("--turns", action="store_true",
+                    help="also time whole ingests whose extraction takes turns with the writes, each run "
+                         "right after a default one (extraction one batch ahead in a thread)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
@@ -97,12 +118,18 @@ def main() -> int:
             t = time.perf_counter()
             pipeline.extract(docs)
             extract_s.append(time.perf_counter() - t)
+        turns_s = []
         for _ in range(args.repeat):
             store.clear()
             t = time.perf_counter()
             report = pipeline.ingest(docs, progress=False)
             ingest_s.append(time.perf_counter() - t)
             stage_runs.append(report.stage_seconds)
+            if args.turns:
+                store.clear()
+                t = time.perf_counter()
+                pipeline.ingest(docs, progress=False, workers=TakingTurns(pipeline))
+                turns_s.append(time.perf_counter() - t)
         stats = store.stats()
         parallel = {}
         for n in [int(x) for x in args.workers.split(",") if x]:
@@ -126,6 +153,10 @@ def main() -> int:
         "ingest_seconds_runs": [round(s, 2) for s in ingest_s],
         "peak_rss_mb": round(peak_mb),
         "workers_words_per_second": {n: round(words / t) for n, t in parallel.items()},
+        "taking_turns_words_per_second": round(words / statistics.median(turns_s)) if turns_s else None,
+        # each default run against the taking-turns run right after it: the machine's speed drifts
+        "default_over_taking_turns": round(statistics.median(tt / ti for ti, tt in zip(ingest_s, turns_s)), 3)
+        if turns_s else None,
         "graph": {k: v for k, v in stats.items() if not isinstance(v, dict)},
         "ingest_report": {"chunks": report.chunks, "mentions": report.mentions, "entities": report.entities,
                           "relations": report.relations},
@@ -139,7 +170,11 @@ def main() -> int:
     print(f"whole ingest    : {result['ingest_words_per_second']:>7} words/s (extract+embed+resolve+load)"
           f" = {result['ingest_over_extract']:.2f}x extraction (target >= 0.5)")
     print(f"resolution+writes: {100 * result['resolution_and_writes_share']:.1f}% of the ingest (target <= 15%)")
-    print("ingest time per stage (median of runs):")
+    if result["taking_turns_words_per_second"]:
+        print(f"taking turns    : {result['taking_turns_words_per_second']:>7} words/s (extraction not ahead "
+              f"of the writes); the default at {result['default_over_taking_turns']:.2f}x it (median of paired runs)")
+    print("ingest time per stage (median of runs; extraction runs one batch ahead, so with several "
+          "batches the shares add up to more than 100%):")
     for stage, s in stages.items():
         print(f"  {stage:<11} {s:7.2f} s  {100 * s / ingest_med:5.1f}%")
     for n, wps in result["workers_words_per_second"].items():

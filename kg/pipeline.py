@@ -106,8 +106,8 @@ def _cite_original(doc: Document, norm: NormalizedText, chunks: list[Chunk], men
 
 
 class Workers(Protocol):
-    """Extraction elsewhere (kg/parallel.py): submit a batch, later take its results and the
-    seconds each stage took there (Pipeline.extract, then Pipeline.embed_results)."""
+    """Extraction elsewhere (kg/parallel.py, or _BackgroundExtraction): submit a batch, later take
+    its results and the seconds each stage took there (Pipeline.extract, then embed_results)."""
 
     size: int  # workers: each write batch is split in this many parts, extracted at once
     window: int  # write batches in flight
@@ -127,6 +127,36 @@ def in_order(items: Iterable[T], submit: Callable[[T], Any], window: int) -> Ite
             yield pending.popleft()
     while pending:
         yield pending.popleft()
+
+
+class _BackgroundExtraction:
+    """Workers of an ingest that names none: one thread of this process extracts the next write
+    batch while this one is resolved and written (the writes mostly wait on the store, and torch
+    releases the GIL), about 10% faster than taking turns. The thread embeds chunks and entity
+    names, not phrase keys: only the writer knows which of those the store lacks."""
+
+    size = 1
+    window = 2  # the batch being written, and the next one
+
+    def __init__(self, pipeline: "Pipeline"):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._pipeline = pipeline
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="kg-extract")
+
+    def submit(self, docs: list[Document]) -> Any:
+        return self._pool.submit(self._extract, docs)
+
+    def _extract(self, docs: list[Document]) -> tuple[list[ExtractionResult], dict[str, float]]:
+        results = self._pipeline.extract(docs)
+        self._pipeline.embed_results(results, phrases=False)
+        return results, {}  # timed into the pipeline's own stages
+
+    def result(self, handle: Any) -> tuple[list[ExtractionResult], dict[str, float]]:
+        return handle.result()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)  # an interrupted ingest returns at once
 
 
 def split_by_chars(docs: list[Document], parts: int) -> list[list[Document]]:
@@ -231,13 +261,14 @@ class Pipeline:
 
     # --- ingestion ---
 
-    def embed_results(self, results: Sequence[ExtractionResult]) -> None:
+    def embed_results(self, results: Sequence[ExtractionResult], phrases: bool = True) -> None:
         """Compute, in place, what build_batch would embed: the chunks' vectors, and each result's
-        phrase keys and entity names (ExtractionResult.vectors). A worker does this beside its
-        extraction, so the one writer embeds nothing (vectors depend on their text alone)."""
+        entity names and (with `phrases`) phrase keys (ExtractionResult.vectors). A worker does this
+        beside its extraction, so the one writer embeds nothing (vectors depend on their text
+        alone). Without `phrases`, the writer embeds only the phrase keys the store lacks."""
         self._embed_chunks([c for r in results for c in r.chunks], results)
-        per_result = [{k for c in r.chunks for k in c.phrases} | {m.name or m.text for ms in r.mentions for m in ms}
-                      for r in results]
+        per_result = [({k for c in r.chunks for k in c.phrases} if phrases else set())
+                      | {m.name or m.text for ms in r.mentions for m in ms} for r in results]
         texts = sorted(set().union(*per_result))  # one call: texts of one length share its calls
         with self.stages.timed("embeddings"):
             vectors = dict(zip(texts, self.embedder.embed(texts)))
@@ -313,8 +344,9 @@ class Pipeline:
 
     def ingest(self, items: Iterable[Document | InputError], progress: bool | None = None,
                total: int | None = None, on_error=None, workers: Workers | None = None) -> IngestReport:
-        """Ingest documents; InputErrors in the stream are collected, never fatal. With workers,
-        extraction and embeddings run there, and this process resolves and writes, in input order."""
+        """Ingest documents; InputErrors in the stream are collected, never fatal. Extraction and
+        embeddings run in the workers, or without them in a thread of this process one batch ahead;
+        this thread resolves and writes, one batch at a time in input order."""
         from tqdm import tqdm
 
         if self.store is None:
@@ -323,19 +355,17 @@ class Pipeline:
         t0, before = time.perf_counter(), self.stages.snapshot()
         # progress=None: a bar only when stderr is a terminal
         bar = tqdm(total=total, unit="doc", desc="ingest", disable=None if progress is None else not progress)
-        if workers is None:
-            for docs in self._batches(items, report):
-                with self.write_lock:
-                    self._ingest_batch(docs, report)
-                bar.update(len(docs))
-        else:
-            def submit(docs: list[Document]) -> tuple[list[Any], list[str], int]:
-                # ids are unique within a run, so writing the batches ahead cannot change this answer
-                with self.write_lock:
-                    todo, replacing = self.changed(docs, report)
-                # a document's results do not depend on its batch-mates: the parts may go anywhere
-                return [workers.submit(part) for part in split_by_chars(todo, workers.size)], replacing, len(docs)
+        own = workers is None
+        workers = _BackgroundExtraction(self) if own else workers
 
+        def submit(docs: list[Document]) -> tuple[list[Any], list[str], int]:
+            # ids are unique within a run, so writing the batches ahead cannot change this answer
+            with self.write_lock:
+                todo, replacing = self.changed(docs, report)
+            # a document's results do not depend on its batch-mates: the parts may go anywhere
+            return [workers.submit(part) for part in split_by_chars(todo, workers.size)], replacing, len(docs)
+
+        try:
             for _, (handles, replacing, n) in in_order(self._batches(items, report), submit, workers.window):
                 results = []
                 for handle in handles:
@@ -343,18 +373,16 @@ class Pipeline:
                     results.extend(part)
                     self.stages.add(seconds)
                 if results:
-                    with self.write_lock:  # the write batch is the one an ingest without workers makes
+                    with self.write_lock:  # the write batch is the same with or without workers
                         self.load(results, replacing, report)
                 bar.update(n)
+        finally:
+            if own:
+                workers.close()
         bar.close()
         report.seconds = time.perf_counter() - t0
         report.stage_seconds = Stages.since(before, self.stages.snapshot())
         return report
-
-    def _ingest_batch(self, docs: list[Document], report: IngestReport) -> None:
-        todo, replacing = self.changed(docs, report)
-        if todo:
-            self.load(self.extract(todo), replacing, report)
 
     def changed(self, docs: list[Document], report: IngestReport) -> tuple[list[Document], list[str]]:
         """The documents to (re)ingest, and the ids among them that replace a stored version;

@@ -68,6 +68,55 @@ def test_worker_processes_make_the_same_graph(pipeline, store, reference, n):
     assert again.unchanged == 8 and again.ingested == 0 and _graph(store) == graph
 
 
+class _TakingTurns:
+    """Extraction in the calling thread, at submit: the writes and the extraction take turns."""
+
+    size, window = 1, 2
+
+    def __init__(self, pipeline):
+        self.pipeline = pipeline
+
+    def submit(self, docs):
+        results = self.pipeline.extract(docs)
+        self.pipeline.embed_results(results, phrases=False)
+        return results
+
+    def result(self, results):
+        return results, {}
+
+    def close(self):
+        pass
+
+
+def test_extracting_ahead_in_a_thread_makes_the_graph_of_taking_turns(pipeline, store, reference):
+    # the reference ingest extracted each batch in a thread while the previous one was written
+    report = _ingest_with(pipeline, store, _TakingTurns(pipeline))
+    assert report.ok and report.ingested == 8
+    assert _graph(store) == reference[0]
+
+
+def test_an_extraction_failure_stops_the_ingest_and_keeps_the_batches_written(pipeline, store, monkeypatch):
+    pipeline.store = store
+    store.clear()
+    calls = []
+    real = pipeline.relations.extract
+
+    def fails_on_the_second_batch(chunks, mentions):
+        calls.append(len(chunks))
+        if len(calls) == 2:
+            raise RuntimeError("relation model failed")
+        return real(chunks, mentions)
+
+    monkeypatch.setattr(pipeline.relations, "extract", fails_on_the_second_batch)
+    with pytest.raises(RuntimeError, match="relation model failed"):
+        pipeline.ingest(_docs(), progress=False)
+    stored = store.stats()["documents"]
+    assert 0 < stored < 8  # the batches before the failure, each whole (one atomic write a batch)
+    monkeypatch.undo()
+    report = pipeline.ingest(_docs(), progress=False)  # again: only the rest is extracted
+    assert report.ok and report.unchanged == stored and report.ingested == 8 - stored
+
+
 def test_ray_actors_make_the_same_graph(pipeline, store, reference):
     import ray  # the kg[ray] extra: `make install` puts it in
 
