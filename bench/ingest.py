@@ -71,24 +71,6 @@ def with_workers(pipeline, store, settings, docs, n: int, repeat: int) -> float:
         workers.close()
 
 
-class TakingTurns:
-    """Workers that extract in the calling thread when a batch is submitted: extraction and the
-    writes take turns, as an ingest did before it extracted one batch ahead in a thread."""
-
-    size, window = 1, 2
-
-    def __init__(self, pipeline):
-        self.pipeline = pipeline
-
-    def submit(self, docs):
-        results = self.pipeline.extract(docs)
-        self.pipeline.embed_results(results, phrases=False)
-        return results
-
-    def result(self, results):
-        return results, {}
-
-
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--corpus", help="a .jsonl or text corpus (default: samples/wikipedia_passages.jsonl)")
@@ -128,7 +110,7 @@ def main() -> int:
             if args.turns:
                 store.clear()
                 t = time.perf_counter()
-                pipeline.ingest(docs, progress=False, workers=TakingTurns(pipeline))
+                pipeline.ingest(docs, progress=False, extract_ahead=False)
                 turns_s.append(time.perf_counter() - t)
         stats = store.stats()
         parallel = {}

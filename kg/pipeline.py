@@ -106,7 +106,7 @@ def _cite_original(doc: Document, norm: NormalizedText, chunks: list[Chunk], men
 
 
 class Workers(Protocol):
-    """Extraction elsewhere (kg/parallel.py, or _BackgroundExtraction): submit a batch, later take
+    """Extraction elsewhere (kg/parallel.py, or _OwnExtraction): submit a batch, later take
     its results and the seconds each stage took there (Pipeline.extract, then embed_results)."""
 
     size: int  # workers: each write batch is split in this many parts, extracted at once
@@ -129,34 +129,36 @@ def in_order(items: Iterable[T], submit: Callable[[T], Any], window: int) -> Ite
         yield pending.popleft()
 
 
-class _BackgroundExtraction:
-    """Workers of an ingest that names none: one thread of this process extracts the next write
-    batch while this one is resolved and written (the writes mostly wait on the store, and torch
-    releases the GIL), about 10% faster than taking turns. The thread embeds chunks and entity
-    names, not phrase keys: only the writer knows which of those the store lacks."""
+class _OwnExtraction:
+    """The workers of an ingest that names none: this process. With `ahead`, one thread extracts
+    the next write batch while this one is resolved and written (the writes mostly wait on the
+    store, and torch releases the GIL): 1.1-1.2x faster than taking turns. Chunks and entity
+    names are embedded here, phrase keys not: only the writer knows which the store lacks."""
 
     size = 1
     window = 2  # the batch being written, and the next one
 
-    def __init__(self, pipeline: "Pipeline"):
+    def __init__(self, pipeline: "Pipeline", ahead: bool = True):
         from concurrent.futures import ThreadPoolExecutor
 
         self._pipeline = pipeline
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="kg-extract")
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="kg-extract") if ahead else None
 
     def submit(self, docs: list[Document]) -> Any:
-        return self._pool.submit(self._extract, docs)
+        return self._pool.submit(self._extract, docs) if self._pool else self._extract(docs)
 
-    def _extract(self, docs: list[Document]) -> tuple[list[ExtractionResult], dict[str, float]]:
+    def _extract(self, docs: list[Document]) -> list[ExtractionResult]:
         results = self._pipeline.extract(docs)
         self._pipeline.embed_results(results, phrases=False)
-        return results, {}  # timed into the pipeline's own stages
+        return results
 
     def result(self, handle: Any) -> tuple[list[ExtractionResult], dict[str, float]]:
-        return handle.result()
+        # the seconds are already in the pipeline's own stages
+        return (handle.result() if self._pool else handle), {}
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)  # an interrupted ingest returns at once
+        if self._pool:
+            self._pool.shutdown(wait=False, cancel_futures=True)  # an interrupted ingest returns at once
 
 
 def split_by_chars(docs: list[Document], parts: int) -> list[list[Document]]:
@@ -343,10 +345,12 @@ class Pipeline:
             yield batch
 
     def ingest(self, items: Iterable[Document | InputError], progress: bool | None = None,
-               total: int | None = None, on_error=None, workers: Workers | None = None) -> IngestReport:
+               total: int | None = None, on_error=None, workers: Workers | None = None,
+               extract_ahead: bool = True) -> IngestReport:
         """Ingest documents; InputErrors in the stream are collected, never fatal. Extraction and
-        embeddings run in the workers, or without them in a thread of this process one batch ahead;
-        this thread resolves and writes, one batch at a time in input order."""
+        embeddings run in the workers, or without them in this process: in a thread one batch
+        ahead, or (extract_ahead=False) taking turns with the writes. This thread resolves and
+        writes, one batch at a time in input order; the graph is the same every way."""
         from tqdm import tqdm
 
         if self.store is None:
@@ -356,7 +360,7 @@ class Pipeline:
         # progress=None: a bar only when stderr is a terminal
         bar = tqdm(total=total, unit="doc", desc="ingest", disable=None if progress is None else not progress)
         own = workers is None
-        workers = _BackgroundExtraction(self) if own else workers
+        workers = _OwnExtraction(self, extract_ahead) if own else workers
 
         def submit(docs: list[Document]) -> tuple[list[Any], list[str], int]:
             # ids are unique within a run, so writing the batches ahead cannot change this answer

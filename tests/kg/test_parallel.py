@@ -68,29 +68,10 @@ def test_worker_processes_make_the_same_graph(pipeline, store, reference, n):
     assert again.unchanged == 8 and again.ingested == 0 and _graph(store) == graph
 
 
-class _TakingTurns:
-    """Extraction in the calling thread, at submit: the writes and the extraction take turns."""
-
-    size, window = 1, 2
-
-    def __init__(self, pipeline):
-        self.pipeline = pipeline
-
-    def submit(self, docs):
-        results = self.pipeline.extract(docs)
-        self.pipeline.embed_results(results, phrases=False)
-        return results
-
-    def result(self, results):
-        return results, {}
-
-    def close(self):
-        pass
-
-
 def test_extracting_ahead_in_a_thread_makes_the_graph_of_taking_turns(pipeline, store, reference):
     # the reference ingest extracted each batch in a thread while the previous one was written
-    report = _ingest_with(pipeline, store, _TakingTurns(pipeline))
+    pipeline.store = store
+    report = pipeline.ingest(_docs(), progress=False, extract_ahead=False)
     assert report.ok and report.ingested == 8
     assert _graph(store) == reference[0]
 
