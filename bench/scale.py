@@ -80,9 +80,6 @@ def musique(settings: Settings, slices: int) -> list[dict]:
                "writes_ms_per_doc": round(1000 * per_doc(report, "writes", len(part)), 2),
                "stage_seconds": {k: round(v, 2) for k, v in report.stage_seconds.items()},
                "load": round(os.getloadavg()[0], 2)}
-        if profile:
-            row["statements_ms_per_doc"] = {k: round(1000 * v / step_docs, 3) for k, v in
-                                            sorted(statement_seconds.items(), key=lambda kv: -kv[1])}
         out.append(row)
         print(json.dumps(row), file=sys.stderr, flush=True)
     store.close()
