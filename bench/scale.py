@@ -15,7 +15,7 @@
 3. stream (--part stream): a generated .jsonl of --stream-mb MB read and batched as an ingest
    reads it, with the process's peak RSS before and after.
 
-    .venv/bin/python bench/scale.py [--part musique|synthetic|both] [--slices 6]
+    .venv/bin/python bench/scale.py [--part musique|synthetic|both] [--slices 6] [--limit N]
         [--entities 100000] [--profile-writes] [--json]
     .venv/bin/python bench/scale.py --part stream [--stream-mb 1000]   # peak memory of reading a big .jsonl
 """
@@ -58,10 +58,10 @@ def per_doc(report: IngestReport, stage: str, docs: int) -> float:
     return report.stage_seconds.get(stage, 0.0) / max(docs, 1)
 
 
-def musique(settings: Settings, slices: int) -> list[dict]:
+def musique(settings: Settings, slices: int, limit: int = 0) -> list[dict]:
     from kg.retrieval.evaluation import load_retrieval_dataset
 
-    docs = list(load_retrieval_dataset(settings.datasets_dir / "musique_subset").documents)
+    docs = list(load_retrieval_dataset(settings.datasets_dir / "musique_subset").documents)[: limit or None]
     store = open_store(settings)
     pipeline = Pipeline.from_settings(settings, store)
     pipeline.extract(docs[:2])  # warm-up
@@ -186,9 +186,10 @@ def synthetic(settings: Settings, target: int, step_docs: int, profile: bool = F
         before = pipeline.stages.snapshot()
         statement_seconds.clear()
         t = time.perf_counter()
-        for _ in range(step_docs // per_batch):
-            results = synthetic_docs(rng, d, per_batch, seen)
-            d += per_batch
+        for k in range(0, step_docs, per_batch):  # a step of under 50 documents is one write
+            n = min(per_batch, step_docs - k)
+            results = synthetic_docs(rng, d, n, seen)
+            d += n
             with pipeline.write_lock:
                 pipeline.load(results, [], report)
         dt = time.perf_counter() - t
@@ -249,16 +250,19 @@ def main() -> int:
                     help="both: musique and synthetic")
     ap.add_argument("--stream-mb", type=int, default=1000, help="size of the generated .jsonl for --part stream")
     ap.add_argument("--slices", type=int, default=6)
+    ap.add_argument("--limit", type=int, default=0, help="musique: only the first N passages (a quick check)")
     ap.add_argument("--entities", type=int, default=100_000)
-    ap.add_argument("--step-docs", type=int, default=1000, help="synthetic documents per reported step")
+    ap.add_argument("--step-docs", type=int, default=1000, help="synthetic documents per reported step (1 or more)")
     ap.add_argument("--profile-writes", action="store_true",
                     help="synthetic: time each write statement on its own (statements sent one by one)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
+    if args.step_docs < 1 or args.entities < 1 or args.slices < 1:
+        ap.error("--step-docs, --entities and --slices take 1 or more")
     results: dict[str, object] = {}
     with tempfile.TemporaryDirectory(prefix="kg-scale-") as tmp:
         if args.part in ("musique", "both"):
-            rows = musique(Settings(data_dir=Path(tmp) / "musique"), args.slices)
+            rows = musique(Settings(data_dir=Path(tmp) / "musique"), args.slices, args.limit)
             results["musique"] = rows
             results["musique_last_over_first"] = round(rows[-1]["words_per_s"] / rows[0]["words_per_s"], 3)
         if args.part in ("synthetic", "both"):
