@@ -407,9 +407,13 @@ class Pipeline:
     def load(self, results: Sequence[ExtractionResult], replacing: Sequence[str], report: IngestReport) -> None:
         """Embed, resolve and write one batch's extraction results (the caller holds write_lock)."""
         report.warnings.extend(f"{r.doc.id}: {w}" for r in results for w in r.warnings)
+        with self.stages.timed("writes"):
+            # `changed` looked before the extraction: another ingest in this process (the API's
+            # jobs, MCP) may have stored one of these documents since. Its version is replaced too.
+            replacing = sorted(set(replacing) | self.store.get_documents([r.doc.id for r in results]).keys())
         batch, merged = self.build_batch(results)
         # one atomic write: the new versions in, the old versions out, or nothing at all
-        batch.replaces = list(replacing)
+        batch.replaces = replacing
         with self.stages.timed("writes"):
             self.store.upsert(batch)
         report.updated += len(replacing)

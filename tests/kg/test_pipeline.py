@@ -6,7 +6,7 @@ import pytest
 
 from kg.config import Settings
 from kg.documents import make_document
-from kg.pipeline import Pipeline
+from kg.pipeline import IngestReport, Pipeline
 
 DOC_A = (
     "Tim Cook is the chief executive of Apple. Cook lives in Palo Alto, California. "
@@ -107,6 +107,23 @@ def test_updated_document_replaces_old_version(pipeline, store):
     names = _entity_names(store)
     assert "Bob Jones" in names and "Alice Smith" not in names
     assert store.stats()["documents"] == 1
+
+
+def test_a_version_stored_after_the_check_is_replaced_too(pipeline, store):
+    # an ingest checks which documents are stored before it extracts them; another ingest (the
+    # API's jobs and MCP share one pipeline) may store a version of one of them in between
+    late = make_document("Bob Jones works for Globex in Denver.", id="doc")
+    results = pipeline.extract([late])
+    pipeline.ingest([make_document("Alice Smith works for Initech in Austin. She lives in Texas.", id="doc")],
+                    progress=False)
+    report = IngestReport()
+    with pipeline.write_lock:
+        pipeline.load(results, [], report)  # as if nothing had been stored when it looked
+    assert report.updated == 1 and report.ingested == 0
+    names = _entity_names(store)
+    assert "Bob Jones" in names and "Alice Smith" not in names and "Texas" not in names
+    assert store.stats()["documents"] == 1
+    assert [c["text"] for c in store.query("MATCH (c:Chunk) RETURN c.text AS text")] == [late.text]
 
 
 def test_concurrent_extraction_gives_the_sequential_results(pipeline_parts):
