@@ -191,7 +191,7 @@ def synthetic(settings: Settings, target: int, step_docs: int, profile: bool = F
             results = synthetic_docs(rng, d, n, seen)
             d += n
             with pipeline.write_lock:
-                pipeline.load(results, [], report)
+                pipeline.load(results, report)
         dt = time.perf_counter() - t
         report.stage_seconds = pipeline.stages.since(before, pipeline.stages.snapshot())
         entities = store.stats()["entities"]

@@ -362,15 +362,15 @@ class Pipeline:
         own = workers is None
         workers = _OwnExtraction(self, extract_ahead) if own else workers
 
-        def submit(docs: list[Document]) -> tuple[list[Any], list[str], int]:
+        def submit(docs: list[Document]) -> tuple[list[Any], int]:
             # ids are unique within a run, so writing the batches ahead cannot change this answer
             with self.write_lock:
-                todo, replacing = self.changed(docs, report)
+                todo = self.changed(docs, report)
             # a document's results do not depend on its batch-mates: the parts may go anywhere
-            return [workers.submit(part) for part in split_by_chars(todo, workers.size)], replacing, len(docs)
+            return [workers.submit(part) for part in split_by_chars(todo, workers.size)], len(docs)
 
         try:
-            for _, (handles, replacing, n) in in_order(self._batches(items, report), submit, workers.window):
+            for _, (handles, n) in in_order(self._batches(items, report), submit, workers.window):
                 results = []
                 for handle in handles:
                     part, seconds = workers.result(handle)
@@ -378,7 +378,7 @@ class Pipeline:
                     self.stages.add(seconds)
                 if results:
                     with self.write_lock:  # the write batch is the same with or without workers
-                        self.load(results, replacing, report)
+                        self.load(results, report)
                 bar.update(n)
         finally:
             if own:
@@ -388,29 +388,22 @@ class Pipeline:
         report.stage_seconds = Stages.since(before, self.stages.snapshot())
         return report
 
-    def changed(self, docs: list[Document], report: IngestReport) -> tuple[list[Document], list[str]]:
-        """The documents to (re)ingest, and the ids among them that replace a stored version;
-        those stored with the same content are counted unchanged."""
-        todo, replacing = [], []
+    def changed(self, docs: list[Document], report: IngestReport) -> list[Document]:
+        """The documents to (re)ingest; those stored with the same content are counted unchanged."""
         with self.stages.timed("writes"):
-            stored_docs = self.store.get_documents([d.id for d in docs])
-        for d in docs:
-            stored = stored_docs.get(d.id)
-            if stored is not None and stored.sha256 == d.sha256:
-                report.unchanged += 1
-                continue
-            todo.append(d)
-            if stored is not None:
-                replacing.append(d.id)
-        return todo, replacing
+            stored = self.store.get_documents([d.id for d in docs])
+        todo = [d for d in docs if d.id not in stored or stored[d.id].sha256 != d.sha256]
+        report.unchanged += len(docs) - len(todo)
+        return todo
 
-    def load(self, results: Sequence[ExtractionResult], replacing: Sequence[str], report: IngestReport) -> None:
-        """Embed, resolve and write one batch's extraction results (the caller holds write_lock)."""
+    def load(self, results: Sequence[ExtractionResult], report: IngestReport) -> None:
+        """Embed, resolve and write one batch's extraction results (the caller holds write_lock).
+        A stored version of a document is replaced. Which are stored is read here, under the lock,
+        not taken from `changed`: that looked before the extraction, and another ingest in this
+        process (the API's jobs, MCP) may have stored one of them since."""
         report.warnings.extend(f"{r.doc.id}: {w}" for r in results for w in r.warnings)
         with self.stages.timed("writes"):
-            # `changed` looked before the extraction: another ingest in this process (the API's
-            # jobs, MCP) may have stored one of these documents since. Its version is replaced too.
-            replacing = sorted(set(replacing) | self.store.get_documents([r.doc.id for r in results]).keys())
+            replacing = sorted(self.store.get_documents([r.doc.id for r in results]))
         batch, merged = self.build_batch(results)
         # one atomic write: the new versions in, the old versions out, or nothing at all
         batch.replaces = replacing

@@ -118,7 +118,7 @@ def test_a_version_stored_after_the_check_is_replaced_too(pipeline, store):
                     progress=False)
     report = IngestReport()
     with pipeline.write_lock:
-        pipeline.load(results, [], report)  # as if nothing had been stored when it looked
+        pipeline.load(results, report)  # extracted when nothing was stored
     assert report.updated == 1 and report.ingested == 0
     names = _entity_names(store)
     assert "Bob Jones" in names and "Alice Smith" not in names and "Texas" not in names
